@@ -1,0 +1,219 @@
+"""The data model shared by the runner, the reporters and the gate.
+
+No torch here: reporters and ``iqa --help`` must not pay for importing it.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from ._version import __version__
+from .metrics.registry import DEFAULT_METRICS, columns_for
+
+SCHEMA = "iqa/1"
+
+OK = "ok"
+ERROR = "error"
+MISSING_REFERENCE = "missing_reference"
+MISSING_DISTORTED = "missing_distorted"
+STATUSES = (OK, ERROR, MISSING_REFERENCE, MISSING_DISTORTED)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything that changes a number. Recorded in every report."""
+
+    metrics: tuple[str, ...] = DEFAULT_METRICS
+    color: str = "rgb"  # rgb | y | gray
+    alpha: str = "premultiplied"  # premultiplied | drop | over=COLOUR
+    downsample: str = "none"  # none | matlab
+    data_range: float | None = None  # None: from the file's sample type
+    bit_depth: int | None = None  # 16-bit files holding N-bit payloads
+    device: str = "cpu"  # resolved device actually used
+    mix_variant: str = "zhao"  # zhao | ssim-l1
+    mix_alpha: float = 0.84
+    tv_reduction: str = "mean"  # mean | sum
+    below: float = 0.9  # level for ssim_below
+    pixel_tol: float = 0.0  # tolerance for diff_pixels, image units
+    block: int = 16  # block size for ssim_min
+    max_pixels: int | None = None  # decompression-bomb guard
+
+    @property
+    def columns(self) -> list[str]:
+        return columns_for(self.metrics)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "metrics": list(self.metrics),
+            "color": self.color,
+            "alpha": self.alpha,
+            "downsample": self.downsample,
+            "data_range": "dtype" if self.data_range is None else self.data_range,
+            "device": self.device,
+        }
+        if self.bit_depth is not None:
+            out["bit_depth"] = self.bit_depth
+        if "mix" in self.metrics:
+            out["mix"] = {"variant": self.mix_variant, "alpha": self.mix_alpha}
+        if "tv" in self.metrics:
+            out["tv_reduction"] = self.tv_reduction
+        if "ssim_below" in self.metrics:
+            out["below"] = self.below
+        if "diff_pixels" in self.metrics or "diff_ratio" in self.metrics:
+            out["pixel_tol"] = self.pixel_tol
+        if "ssim_min" in self.metrics:
+            out["block"] = self.block
+        return out
+
+    def describe(self) -> str:
+        """One line naming the conventions, for the table's settings line."""
+        ds = "ssim.m auto-downsampling" if self.downsample == "matlab" else "no downsampling"
+        dr = "from dtype" if self.data_range is None else f"{self.data_range:g}"
+        if self.bit_depth:
+            dr += f" (bit depth {self.bit_depth})"
+        parts = [
+            f"SSIM: Wang ssim_index.m, 11x11 Gaussian sigma 1.5, valid, {ds}",
+            f"colour {self.color}",
+            f"alpha {self.alpha}",
+            f"data range {dr}",
+            f"device {self.device}",
+        ]
+        if "mix" in self.metrics:
+            parts.append(f"mix {self.mix_variant} alpha {self.mix_alpha:g}")
+        return "; ".join(parts)
+
+
+@dataclass
+class PairResult:
+    """One scored (or failed) pair."""
+
+    reference: str | None
+    distorted: str | None
+    status: str = OK
+    width: int | None = None
+    height: int | None = None
+    channels: int | None = None
+    data_range: float | None = None
+    metrics: dict[str, float | None] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None
+    #: optional per-pixel maps for reports (``ssim_map`` (h, w) float, ``diff_mask``
+    #: (H, W) bool); never serialised
+    maps: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == OK
+
+    @property
+    def name(self) -> str:
+        return self.distorted or self.reference or "?"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "reference": self.reference,
+            "distorted": self.distorted,
+            "status": self.status,
+            "width": self.width,
+            "height": self.height,
+            "channels": self.channels,
+            "data_range": json_number(self.data_range),
+            "metrics": {k: json_number(v) for k, v in self.metrics.items()},
+            "warnings": list(self.warnings),
+            "error": self.error,
+        }
+
+
+def json_number(v: float | int | None) -> float | int | str | None:
+    """Strict-JSON form of a number: non-finite values become strings."""
+    if v is None:
+        return None
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, int):
+        return v
+    v = float(v)
+    if math.isnan(v):
+        return "nan"
+    if math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    if v.is_integer() and abs(v) < 2**53:
+        return v
+    return v
+
+
+def format_number(v: float | None) -> str:
+    """Text form used by CSV and tables: ``inf``/``-inf``/``nan``, empty for None."""
+    if v is None:
+        return ""
+    if isinstance(v, int):
+        return str(v)
+    if math.isnan(v):
+        return "nan"
+    if math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    return repr(float(v))
+
+
+def summarize(results: Iterable[PairResult], columns: list[str]) -> dict[str, Any]:
+    """Count statuses and give mean/std/min/median/max per column over ok pairs.
+
+    NaN values are left out of the statistics (``n`` says how many values
+    were used); +inf (PSNR of identical images) is kept, so a mean can be inf.
+    """
+    results = list(results)
+    out: dict[str, Any] = {
+        "pairs": len(results),
+        "ok": sum(r.status == OK for r in results),
+        "errors": sum(r.status == ERROR for r in results),
+        "missing": sum(r.status in (MISSING_REFERENCE, MISSING_DISTORTED) for r in results),
+        "metrics": {},
+    }
+    for col in columns:
+        vals = [
+            float(r.metrics[col])
+            for r in results
+            if r.status == OK and r.metrics.get(col) is not None and not math.isnan(r.metrics[col])
+        ]
+        if not vals:
+            continue
+        finite = [v for v in vals if math.isfinite(v)]
+        if len(finite) == len(vals):
+            mean = statistics.fmean(vals)
+            std = statistics.pstdev(vals) if len(vals) > 1 else 0.0
+        else:
+            mean = statistics.fmean(vals) if all(v > 0 for v in vals if not math.isfinite(v)) else math.nan
+            std = math.nan
+        out["metrics"][col] = {
+            "n": len(vals),
+            "mean": mean,
+            "std": std,
+            "min": min(vals),
+            "median": statistics.median(vals),
+            "max": max(vals),
+        }
+    return out
+
+
+def summary_to_json(summary: dict[str, Any]) -> dict[str, Any]:
+    out = dict(summary)
+    out["metrics"] = {
+        col: {k: json_number(v) for k, v in stats.items()} for col, stats in summary["metrics"].items()
+    }
+    return out
+
+
+def document(settings: Settings, results: list[PairResult], summary: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The whole ``iqa/1`` JSON document."""
+    if summary is None:
+        summary = summarize(results, settings.columns)
+    return {
+        "schema": SCHEMA,
+        "iqa_version": __version__,
+        "settings": settings.to_json(),
+        "pairs": [r.to_json() for r in results],
+        "summary": summary_to_json(summary),
+    }
