@@ -185,7 +185,9 @@ def summarize(results: Iterable[PairResult], columns: list[str]) -> dict[str, An
             mean = statistics.fmean(vals)
             std = statistics.pstdev(vals) if len(vals) > 1 else 0.0
         else:
-            mean = statistics.fmean(vals) if all(v > 0 for v in vals if not math.isfinite(v)) else math.nan
+            # +inf only (or -inf only): the mean is that infinity; both: undefined
+            signs = {v > 0 for v in vals if not math.isfinite(v)}
+            mean = statistics.fmean(vals) if len(signs) == 1 else math.nan
             std = math.nan
         out["metrics"][col] = {
             "n": len(vals),

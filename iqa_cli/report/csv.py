@@ -1,0 +1,101 @@
+"""The contract CSV: one row per pair, missing and error pairs included.
+
+The header is fixed by ``shared/spec/cli.md``::
+
+    reference,distorted,status,width,height,channels,ssim,ms_ssim,mse,psnr,tv_reference,tv_distorted,mix,error
+
+whatever metrics were selected (a metric not computed is an empty cell), so a
+script can rely on the columns. When the local metrics (``ssim_min``,
+``ssim_below``, ``diff_pixels``, ``diff_ratio``) are selected, their columns are
+inserted before ``error``, in registry order.
+
+Cells: floats in full precision (``repr``, so ``float(cell)`` gives back the
+exact value), integers as integers, non-finite values as ``inf``/``-inf``/``nan``,
+``None`` as an empty cell. Lines end with ``\\n``; open files with
+``newline=""`` so nothing is translated.
+"""
+
+from __future__ import annotations
+
+import csv
+import numbers
+from typing import IO, Any, Iterable
+
+from ..metrics.registry import LOCAL_METRICS, columns_for
+from ..results import PairResult, Settings, format_number
+
+#: the contract header
+CSV_COLUMNS: tuple[str, ...] = (
+    "reference", "distorted", "status", "width", "height", "channels",
+    "ssim", "ms_ssim", "mse", "psnr", "tv_reference", "tv_distorted", "mix",
+    "error",
+)  # fmt: skip
+
+_FIXED = ("reference", "distorted", "status", "width", "height", "channels")
+
+
+def csv_columns(settings: Settings) -> list[str]:
+    """Header for ``settings``: the contract columns plus selected local metrics."""
+    local = columns_for(tuple(m for m in settings.metrics if m in LOCAL_METRICS))
+    return [*CSV_COLUMNS[:-1], *local, CSV_COLUMNS[-1]]
+
+
+def cell(value: Any) -> str:
+    """Text of one value: ``""`` for None, ``repr`` precision for floats."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(int(value))
+    if isinstance(value, numbers.Integral):
+        return str(int(value))
+    if isinstance(value, numbers.Real):
+        return format_number(float(value))
+    return str(value)
+
+
+class CsvWriter:
+    """Write rows as pairs arrive; every row is flushed.
+
+    ``write_pair`` writes the header first if ``write_header`` was not called.
+    """
+
+    def __init__(self, stream: IO[str], settings: Settings):
+        self.stream = stream
+        self.settings = settings
+        self.columns = csv_columns(settings)
+        self._metric_columns = [c for c in self.columns if c not in _FIXED and c != "error"]
+        self._writer = csv.writer(stream, lineterminator="\n")
+        self._header_written = False
+
+    def write_header(self) -> None:
+        if self._header_written:
+            return
+        self._writer.writerow(self.columns)
+        self._header_written = True
+        self.stream.flush()
+
+    def row(self, result: PairResult) -> list[str]:
+        """The cells for one pair, in :attr:`columns` order."""
+        return [
+            cell(result.reference),
+            cell(result.distorted),
+            result.status,
+            cell(result.width),
+            cell(result.height),
+            cell(result.channels),
+            *(cell(result.metrics.get(c)) for c in self._metric_columns),
+            cell(result.error),
+        ]
+
+    def write_pair(self, result: PairResult) -> None:
+        self.write_header()
+        self._writer.writerow(self.row(result))
+        self.stream.flush()
+
+
+def write_csv(stream: IO[str], settings: Settings, results: Iterable[PairResult]) -> None:
+    """Header plus one row per result."""
+    writer = CsvWriter(stream, settings)
+    writer.write_header()
+    for r in results:
+        writer.write_pair(r)

@@ -1,0 +1,104 @@
+"""Strict ``iqa/1`` JSON and JSONL.
+
+Strict means what RFC 8259 allows: no ``NaN``/``Infinity`` literals. Non-finite
+numbers are the strings ``"inf"``, ``"-inf"`` and ``"nan"`` (see
+:func:`iqa_cli.results.json_number`); a parser can be run with
+``parse_constant`` raising and never trip. Output is ASCII (``\\uXXXX``
+escapes), so any file name, even one that is not valid UTF-8, survives.
+
+JSONL (``--format jsonl``): one line per pair, flushed as soon as the pair is
+scored, then one summary line. Every line is a complete object that carries
+``"schema": "iqa/1"`` and ``"type"`` (``"pair"`` or ``"summary"``), so a line
+can be routed and validated on its own (``grep``, ``tail -n 1``, a truncated
+file from an interrupted run). A pair line is the pair object of the JSON
+document plus those two keys; the summary line is::
+
+    {"schema": "iqa/1", "type": "summary", "iqa_version": "...",
+     "settings": {...}, "summary": {...}}
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import IO, Any, Mapping
+
+from .._version import __version__
+from ..results import SCHEMA, PairResult, Settings, json_number, summary_to_json
+
+
+def strict(obj: Any) -> Any:
+    """Copy of ``obj`` with non-finite floats as ``"inf"``/``"-inf"``/``"nan"``.
+
+    Also turns numpy scalars and arrays (anything with ``.item()``/``.tolist()``)
+    and tuples into plain JSON types. Documents from
+    :func:`iqa_cli.results.document` are already strict; this is the safety net.
+    """
+    if obj is None or isinstance(obj, (str, bool, int)):
+        return obj
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else json_number(obj)
+    if isinstance(obj, Mapping):
+        return {str(k): strict(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [strict(v) for v in obj]
+    if hasattr(obj, "tolist"):  # numpy scalar or array
+        return strict(obj.tolist())
+    if hasattr(obj, "item"):
+        return strict(obj.item())
+    return obj  # json.dumps decides (raises TypeError for unknown types)
+
+
+def _dumps(obj: Any, indent: int | None) -> str:
+    separators = None if indent is not None else (",", ":")
+    return json.dumps(strict(obj), allow_nan=False, indent=indent, separators=separators)
+
+
+def to_json_text(doc: Mapping[str, Any]) -> str:
+    """The document as strict JSON, indented by 2, without a trailing newline."""
+    return _dumps(doc, indent=2)
+
+
+def write_json(stream: IO[str], doc: Mapping[str, Any]) -> None:
+    """Write :func:`to_json_text` plus a newline to ``stream`` and flush."""
+    stream.write(to_json_text(doc) + "\n")
+    stream.flush()
+
+
+def pair_line(result: PairResult) -> dict[str, Any]:
+    """The JSONL object for one pair."""
+    return {"schema": SCHEMA, "type": "pair", **result.to_json()}
+
+
+def summary_line(summary: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
+    """The JSONL object that ends a stream."""
+    return {
+        "schema": SCHEMA,
+        "type": "summary",
+        "iqa_version": __version__,
+        "settings": settings.to_json(),
+        "summary": summary_to_json(dict(summary)),
+    }
+
+
+class JsonlWriter:
+    """Stream pairs as JSON Lines; each line is written whole and flushed.
+
+    ``count`` is the number of pair lines written so far.
+    """
+
+    def __init__(self, stream: IO[str]):
+        self.stream = stream
+        self.count = 0
+
+    def _line(self, obj: Mapping[str, Any]) -> None:
+        # one write call per line, so an interrupted run leaves whole lines
+        self.stream.write(_dumps(obj, indent=None) + "\n")
+        self.stream.flush()
+
+    def write_pair(self, result: PairResult) -> None:
+        self._line(pair_line(result))
+        self.count += 1
+
+    def write_summary(self, summary: Mapping[str, Any], settings: Settings) -> None:
+        self._line(summary_line(summary, settings))
