@@ -1,0 +1,54 @@
+"""Colour to luma/grey conversions (N, 3, H, W) → (N, 1, H, W), on the data's
+own scale [0, L].
+
+- :func:`rgb_to_y_bt601`: BT.601 studio-swing Y as MATLAB ``rgb2ycbcr``:
+  Y = 16·L/255 + (65.481·R + 128.553·G + 24.966·B)/255 with R, G, B in [0, L],
+  so Y ∈ [16, 235] for 8-bit data. The "PSNR-Y / SSIM-Y" convention of the
+  super-resolution literature.
+- :func:`rgb_to_gray_matlab`: MATLAB ``rgb2gray``,
+  0.298936021293775·R + 0.587043074451121·G + 0.114020904255103·B.
+- :func:`rgb_to_y_yiq`: plain YIQ / BT.601 weights 0.299, 0.587, 0.114.
+
+MATLAB rounds the result back to the integer type for uint8/uint16 input;
+pass ``round=True`` to do the same (half away from zero; values are positive,
+so floor(v + 0.5)).
+"""
+
+from __future__ import annotations
+
+import torch
+
+Tensor = torch.Tensor
+
+GRAY_MATLAB = (0.298936021293775, 0.587043074451121, 0.114020904255103)
+YIQ = (0.299, 0.587, 0.114)
+BT601_STUDIO = (65.481, 128.553, 24.966)
+
+
+def _weighted(x: Tensor, weights: tuple[float, float, float], offset: float, rnd: bool) -> Tensor:
+    if x.dim() != 4 or x.shape[1] != 3:
+        raise ValueError(f"expected an (N, 3, H, W) RGB tensor, got {tuple(x.shape)}")
+    if not x.is_floating_point():
+        x = x.to(torch.float64)
+    y = weights[0] * x[:, 0:1] + weights[1] * x[:, 1:2] + weights[2] * x[:, 2:3]
+    if offset:
+        y = y + offset
+    if rnd:
+        y = torch.floor(y + 0.5)
+    return y
+
+
+def rgb_to_y_bt601(x: Tensor, data_range: float = 255.0, *, round: bool = False) -> Tensor:
+    """BT.601 studio-swing luma Y as MATLAB ``rgb2ycbcr`` (16–235 for 8-bit)."""
+    w = tuple(v / 255.0 for v in BT601_STUDIO)
+    return _weighted(x, w, 16.0 * float(data_range) / 255.0, round)
+
+
+def rgb_to_gray_matlab(x: Tensor, *, round: bool = False) -> Tensor:
+    """MATLAB ``rgb2gray`` weights (0.298936…, 0.587043…, 0.114020…)."""
+    return _weighted(x, GRAY_MATLAB, 0.0, round)
+
+
+def rgb_to_y_yiq(x: Tensor, *, round: bool = False) -> Tensor:
+    """Y of YIQ: 0.299·R + 0.587·G + 0.114·B."""
+    return _weighted(x, YIQ, 0.0, round)

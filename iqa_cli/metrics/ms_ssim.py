@@ -1,0 +1,119 @@
+"""MS-SSIM: multi-scale structural similarity (Wang, Simoncelli & Bovik 2003).
+
+Z. Wang, E. P. Simoncelli, A. C. Bovik, "Multiscale structural similarity for
+image quality assessment", 37th Asilomar Conference, 2003.
+
+With M = 5 scales and weights w = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)::
+
+    MS-SSIM = Π_{j=1..M-1} mean(cs_j)^{w_j} · mean(SSIM_M)^{w_M}
+
+where scale 1 is the input and scale j+1 is scale j low-passed by a 2×2 box
+and decimated by 2. Conventions of Wang's ``msssim.m``: per-scale SSIM/cs on
+the 'valid' region with the 11×11, σ = 1.5 Gaussian; the 2×2 box is anchored
+on pixels (2i, 2i+1) with the image mirrored at its bottom/right end, so odd
+sizes keep ceil(M/2) samples; the last scale uses the full SSIM (luminance
+included). The smallest side must be ≥ 11·2⁴ = 176.
+
+A negative mean cs (anti-correlated content) raised to a fractional power is
+undefined (complex in MATLAB): ``negative="nan"`` returns NaN and warns,
+``"relu"`` clamps each term at 0 (TF, pytorch-msssim, piq), ``"simple"`` maps
+each term v to (v + 1)/2 (torchmetrics' "simple").
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Literal, Sequence
+
+import torch
+
+from ._filters import gaussian_window, matlab_box_decimate
+from .ssim import Precision, check_data_range, check_pair, compute_dtype, mean_ssim_cs
+
+Tensor = torch.Tensor
+
+WANG_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
+
+
+def min_side(levels: int = 5, window_size: int = 11) -> int:
+    """Smallest image side msssim.m accepts: window · 2^(levels−1) (176 by default)."""
+    return window_size * 2 ** (levels - 1)
+
+
+def _power(terms: Tensor, weights: Tensor, negative: str) -> Tensor:
+    if negative == "nan":
+        return terms**weights
+    if negative == "simple":
+        return ((terms + 1) / 2) ** weights
+    if negative == "relu":
+        # 0^w has an infinite derivative; keep the gradient finite (zero) there.
+        positive = terms > 0
+        safe = torch.where(positive, terms, torch.ones_like(terms))
+        return torch.where(positive, safe**weights, torch.zeros_like(terms))
+    raise ValueError(f"negative must be 'nan', 'relu' or 'simple', not {negative!r}")
+
+
+def ms_ssim(
+    x: Tensor,
+    y: Tensor,
+    data_range: float,
+    *,
+    weights: Sequence[float] = WANG_WEIGHTS,
+    window_size: int = 11,
+    sigma: float = 1.5,
+    k1: float = 0.01,
+    k2: float = 0.03,
+    negative: Literal["nan", "relu", "simple"] = "nan",
+    precision: Precision = "auto",
+) -> Tensor:
+    """Multi-scale SSIM per image, shape (N,): Wang's ``msssim.m``, computed per
+    channel and averaged over channels.
+
+    Args:
+        x, y: (N, C, H, W) tensors on the scale ``[0, data_range]``.
+        data_range: L (255 for 8-bit data); never inferred.
+        weights: per-scale exponents; their count is the number of scales.
+        negative: what to do with a negative mean cs or last-scale SSIM:
+            ``"nan"`` (metric mode, default; warns), ``"relu"`` (loss mode),
+            ``"simple"`` ((v + 1)/2).
+        precision: as in :func:`iqa_cli.ssim`.
+
+    Raises:
+        ValueError: the smaller side is below ``window_size·2^(scales−1)``
+            (176 for the defaults), as msssim.m requires.
+    """
+    check_pair(x, y)
+    data_range = check_data_range(data_range)
+    levels = len(weights)
+    if levels < 1:
+        raise ValueError("weights must not be empty")
+    h, w = x.shape[-2:]
+    need = min_side(levels, window_size)
+    if min(h, w) < need:
+        raise ValueError(
+            f"MS-SSIM needs images of at least {need}x{need} px ({levels} scales of an "
+            f"{window_size}x{window_size} window); got {w}x{h}"
+        )
+    dtype = compute_dtype(x, precision)
+    out_dtype = x.dtype if x.is_floating_point() else torch.float64
+    xs = x.to(dtype) / data_range
+    ys = y.to(dtype) / data_range
+    window = gaussian_window(window_size, sigma, dtype=dtype, device=x.device)
+    terms = []
+    for level in range(levels):
+        mean_s, mean_cs, _ = mean_ssim_cs(xs, ys, window, k1, k2)
+        terms.append(mean_s if level == levels - 1 else mean_cs)
+        if level < levels - 1:
+            xs = matlab_box_decimate(xs, 2)
+            ys = matlab_box_decimate(ys, 2)
+    stacked = torch.stack(terms, dim=-1)  # (N, C, levels), float64
+    wt = torch.tensor(tuple(weights), dtype=stacked.dtype, device=stacked.device)
+    if negative == "nan" and bool((stacked < 0).any()):
+        warnings.warn(
+            "MS-SSIM: a scale has negative similarity (anti-correlated content); "
+            "the result is NaN as in msssim.m (use negative='relu' or 'simple' to clamp)",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    per_channel = _power(stacked, wt, negative).prod(dim=-1)
+    return per_channel.mean(dim=1).to(out_dtype)
