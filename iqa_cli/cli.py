@@ -334,6 +334,15 @@ def prepare_device(device: str, settings_kw: dict) -> Settings:
     return build_settings(str(dev), **settings_kw)
 
 
+def _report_row_errors(results: Iterable[PairResult], statuses: tuple[str, ...] | None = None) -> None:
+    """One ``iqa: error:`` line per failed row, naming the file (once)."""
+    for r in results:
+        if not r.error or (statuses is not None and r.status not in statuses):
+            continue
+        named = (r.distorted and r.distorted in r.error) or (r.reference and r.reference in r.error)
+        _err(r.error if named else f"{r.distorted or r.reference}: {r.error}")
+
+
 def _print_warnings(warnings: list[str]) -> None:
     for w in warnings:
         click.echo(f"iqa: warning: {w}", err=True)
@@ -381,10 +390,7 @@ def compare(reference: str, distorted: tuple[str, ...], fmt, output, csv_path, j
         results = score(pairs, settings, out, workers=workers, progress=not (quiet or no_progress))
         summary = summarize(results, settings.columns)
         out.finish(results, summary, worst=0)
-    for r in results:
-        if r.error:
-            _err(r.error if r.distorted and r.distorted in r.error or (r.reference and r.reference in r.error)
-                 else f"{r.distorted}: {r.error}")
+    _report_row_errors(results)
     return exit_code(results)
 
 
@@ -420,6 +426,7 @@ def batch(ref_dir: str, dist_dir: str, match, include, exclude, worst, fmt, outp
         results = score(pairs, settings, out, workers=workers, progress=not (quiet or no_progress))
         summary = summarize(results, settings.columns)
         out.finish(results, summary, worst=worst)
+    _report_row_errors(results, statuses=(ERROR,))
     n_bad = sum(1 for r in results if r.status != "ok")
     if n_bad and not quiet:
         click.echo(f"iqa: {n_bad} of {len(results)} pairs not scored (see the error/missing rows)", err=True)

@@ -262,7 +262,9 @@ def score_loaded(loaded: Loaded, settings: Settings, device: torch.device, *, ke
             raise
     except (ValueError, RuntimeError, MemoryError) as e:
         row.status = ERROR
-        row.error = f"{pair.distorted}: cannot score: {str(e).splitlines()[0]}"
+        lines = str(e).strip().splitlines()
+        reason = lines[0] if lines else ("out of memory" if isinstance(e, MemoryError) else type(e).__name__)
+        row.error = f"{pair.distorted}: cannot score: {reason}"
         return row
     if loaded.identical:
         notes.append("byte-identical files")
