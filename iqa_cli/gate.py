@@ -555,11 +555,11 @@ class _Job:
         if r.status == MISSING_REFERENCE:
             row.status = NEW
             row.regression = self.ci and not self.allow_new
-            row.reason = ("new output without a baseline (CI=true; pass --allow-new or add it with --update)"
-                          if row.regression else "new output without a baseline (add it with --update)")
+            row.reason = ("no baseline (CI=true: a regression; --allow-new or --update)"
+                          if row.regression else "no baseline yet (add it with --update)")
         elif r.status == MISSING_DISTORTED:
             row.status, row.regression = MISSING, True
-            row.reason = "baseline without an output (remove it with --update if intended)"
+            row.reason = "no output for this baseline (--update removes the baseline)"
         elif r.status == ERROR:
             if maps.get("size_mismatch"):
                 row.status, row.regression, row.reason = FAIL, True, r.error or "size mismatch"
@@ -626,12 +626,12 @@ def _where(maps: dict, block: int) -> str | None:
         if bb is None:
             return "no changed pixels"
         x0, y0, x1, y1 = bb
-        parts.append(f"changed px in x {x0}-{x1}, y {y0}-{y1}")
+        parts.append(f"changed x {x0}-{x1}, y {y0}-{y1}")
     smap = maps.get("ssim_map")
     if smap is not None and smap.size:
         wb = im.worst_block(smap, block)
         if wb:
-            parts.append(f"worst block at x {wb[0]}, y {wb[1]}")
+            parts.append(f"worst block x {wb[0]}, y {wb[1]}")
     return "; ".join(parts) or None
 
 
@@ -752,7 +752,10 @@ def run_check(ctx: click.Context, kw: dict[str, Any]) -> int:
     if not quiet and kw["json_path"] != "-":
         from rich.console import Console
 
-        render_table(Console(), rows, settings)
+        console = Console()
+        if not console.is_terminal:
+            console = Console(width=max(console.width, 120))
+        render_table(console, rows, settings)
         for c in changes:
             click.echo(c)
     if kw["github"]:
@@ -840,9 +843,9 @@ def render_table(console, rows: list[CheckRow], settings, max_passing: int = 40)
     passing = [r for r in ordered if r.status == PASS]
     hide = len(passing) > max_passing
     table = Table(title="iqa check", show_lines=False, title_justify="left")
-    for col, kw in (("status", {}), ("pair", {"overflow": "fold"}), ("gate", {}), ("value", {"justify": "right"}),
-                    ("threshold", {"justify": "right"}), ("margin", {"justify": "right"}),
-                    ("where / note", {"overflow": "fold"})):
+    for col, kw in (("status", {"no_wrap": True}), ("pair", {"overflow": "fold"}), ("gate", {"no_wrap": True}),
+                    ("value", {"justify": "right", "no_wrap": True}), ("margin", {"justify": "right", "no_wrap": True}),
+                    ("where / note", {"overflow": "fold", "ratio": 1})):
         table.add_column(col, **kw)
     style = {PASS: "green", FAIL: "bold red", MISSING: "bold red", NEW: "yellow", ERROR_S: "bold magenta"}
     for r in ordered:
@@ -853,16 +856,15 @@ def render_table(console, rows: list[CheckRow], settings, max_passing: int = 40)
         if shown:
             gate = "\n".join(g.gate.canonical() for g in shown)
             val = "\n".join(fmt_num(g.value) for g in shown)
-            thr = "\n".join(f"{g.gate.op}{fmt_num(g.gate.threshold)}" for g in shown)
             mar = "\n".join(("-" if g.margin is None else ("+" if g.margin >= 0 else "") + fmt_num(g.margin))
                             for g in shown)
             note = r.where if r.status != PASS else ""
         else:
-            gate = val = thr = mar = ""
+            gate = val = mar = ""
             note = r.reason or ""
         if r.action:
             note = (note + "\n" if note else "") + f"baseline {r.action}"
-        table.add_row(st, Text(r.key), Text(gate), val, thr, mar, Text(note or ""))
+        table.add_row(st, Text(r.key), Text(gate), val, mar, Text(note or ""))
     console.print(table)
     if hide:
         console.print(f"{len(passing)} passing pairs not listed (use --json or --html for all)")
