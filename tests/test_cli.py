@@ -411,6 +411,21 @@ def test_output_table_file_is_written(rgb_pair, tmp_path, extra):
     assert out.exists() and "SSIM" in out.read_text()
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: bare --json/--csv before the arguments takes the next argument as its FILE and "
+    "overwrites the reference image with the JSON report",
+)
+@pytest.mark.parametrize("flag", ["--json", "--csv"])
+def test_bare_report_flag_never_overwrites_an_input(png, flag):
+    ref = smooth_image(SH, SW, 3, seed=1)
+    r, d1, d2 = png("ref.png", ref), png("d1.png", distort(ref, seed=1)), png("d2.png", distort(ref, seed=2))
+    before = Path(r).read_bytes()
+    result = iqa("compare", flag, r, d1, d2, "-q")
+    assert Path(r).read_bytes() == before
+    assert result.exit_code == 2
+
+
 # ----------------------------------------------------------------- batch
 
 
