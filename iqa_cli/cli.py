@@ -29,6 +29,11 @@ def _err(message: str) -> None:
     click.echo(f"iqa: error: {message}", err=True)
 
 
+def _first_line(e: BaseException) -> str:
+    lines = str(e).strip().splitlines()
+    return lines[0] if lines else ""
+
+
 def guarded(fn: Callable[..., int]) -> Callable[..., None]:
     """Run a command body: IqaError → one line on stderr and its exit code,
     Ctrl-C → 130; ``--debug`` re-raises for a traceback."""
@@ -52,6 +57,19 @@ def guarded(fn: Callable[..., int]) -> Callable[..., None]:
             if debug:
                 raise
             _err("out of memory (try --max-pixels, fewer --workers, or a smaller batch)")
+            code = EXIT_ERROR
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except OSError as e:  # disk full, I/O error, ... while reading or writing
+            if debug:
+                raise
+            what = e.strerror or _first_line(e) or type(e).__name__
+            _err(f"{e.filename}: {what}" if e.filename else what)
+            code = EXIT_ERROR
+        except Exception as e:  # a bug: still one line, the traceback with --debug
+            if debug:
+                raise
+            _err(f"internal error: {type(e).__name__}: {_first_line(e)} (run with --debug for a traceback)")
             code = EXIT_ERROR
         sys.exit(code or 0)
 
@@ -428,7 +446,7 @@ def batch(ref_dir: str, dist_dir: str, match, include, exclude, worst, fmt, outp
         out.finish(results, summary, worst=worst)
     _report_row_errors(results, statuses=(ERROR,))
     n_bad = sum(1 for r in results if r.status != "ok")
-    if n_bad and not quiet:
+    if n_bad:  # also under --quiet: it explains a non-zero exit code
         click.echo(f"iqa: {n_bad} of {len(results)} pairs not scored (see the error/missing rows)", err=True)
     return exit_code(results)
 

@@ -551,15 +551,35 @@ def test_keyboard_interrupt_keeps_complete_jsonl_lines(tmp_path: Path, monkeypat
     assert all(ln["status"] == "ok" and ln["metrics"]["ssim"] is not None for ln in lines)
 
 
-def test_unexpected_exception_leaves_no_report(tmp_path: Path, monkeypatch) -> None:
+def test_os_error_mid_run_one_line_and_no_report(tmp_path: Path, monkeypatch) -> None:
     rdir, ddir = _batch_dirs(tmp_path)
     out = tmp_path / "out"
     out.mkdir()
-    _interrupt_on(3, monkeypatch, OSError(28, "No space left on device"))
-    res = CliRunner().invoke(main, [str(a) for a in ("batch", rdir, ddir, "--csv", out / "r.csv",
-                                                      "--json", out / "r.json", "--no-progress", "-q")])
-    assert res.exit_code != 0
+    _interrupt_on(3, monkeypatch, OSError(28, "No space left on device", str(out / "scratch")))
+    res = invoke("batch", rdir, ddir, "--csv", out / "r.csv", "--json", out / "r.json", "--no-progress", "-q")
+    assert_clean(res, 2, "No space left on device", "scratch")
     assert sorted(os.listdir(out)) == []
+
+
+def test_unexpected_exception_one_line_debug_traceback(tmp_path: Path, monkeypatch) -> None:
+    rdir, ddir = _batch_dirs(tmp_path, 3)
+    out = tmp_path / "out"
+    out.mkdir()
+    _interrupt_on(2, monkeypatch, TypeError("unsupported operand\nsecond line"))
+    res = invoke("batch", rdir, ddir, "--csv", out / "r.csv", "--no-progress", "-q")
+    assert_clean(res, 2, "internal error: TypeError: unsupported operand", "--debug")
+    assert sorted(os.listdir(out)) == []
+    _interrupt_on(2, monkeypatch, TypeError("boom"))
+    res = CliRunner().invoke(main, [str(a) for a in ("batch", rdir, ddir, "--no-progress", "-q", "--debug")])
+    assert isinstance(res.exception, TypeError)  # --debug lets it through (traceback)
+
+
+def test_quiet_batch_still_explains_exit_code(tmp_path: Path) -> None:
+    rdir, ddir = _batch_dirs(tmp_path, 2)
+    png(rdir / "only_ref.png")
+    res = invoke("batch", rdir, ddir, "-q", "--no-progress")
+    assert res.exit_code == 2
+    assert "1 of 3 pairs not scored" in res.stderr
 
 
 def test_atomic_write_failure_keeps_old_file(tmp_path: Path, monkeypatch) -> None:
