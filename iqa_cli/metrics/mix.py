@@ -92,7 +92,7 @@ def mix_loss(
     if not 0.0 <= float(alpha) <= 1.0:
         raise ValueError(f"alpha must be in [0, 1], got {alpha}")
     dtype = compute_dtype(x, precision)
-    out_dtype = x.dtype if x.is_floating_point() else torch.float64
+    out_dtype = dtype  # results in the compute dtype (float64 on the CPU by default)
     xs = x.to(dtype) / data_range
     ys = y.to(dtype) / data_range
     if variant == "zhao":

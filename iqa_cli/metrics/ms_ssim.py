@@ -95,7 +95,7 @@ def ms_ssim(
             f"{window_size}x{window_size} window); got {w}x{h}"
         )
     dtype = compute_dtype(x, precision)
-    out_dtype = x.dtype if x.is_floating_point() else torch.float64
+    out_dtype = dtype  # results in the compute dtype (float64 on the CPU by default)
     xs = x.to(dtype) / data_range
     ys = y.to(dtype) / data_range
     window = gaussian_window(window_size, sigma, dtype=dtype, device=x.device)

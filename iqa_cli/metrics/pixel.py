@@ -12,19 +12,20 @@ from __future__ import annotations
 
 import torch
 
-from .ssim import check_data_range, check_pair
+from .ssim import check_data_range, check_pair, compute_dtype
 
 Tensor = torch.Tensor
 
 
 def _out_dtype(x: Tensor) -> torch.dtype:
-    return x.dtype if x.is_floating_point() else torch.float64
+    return compute_dtype(x, "auto")
 
 
 def mse(x: Tensor, y: Tensor) -> Tensor:
     """Mean squared error per image, shape (N,), accumulated in float64.
 
-    Returned in the input's floating dtype (float64 for integer input).
+    Returned in float64 on the CPU or for float64 input, else float32 (as the
+    other metrics).
     """
     check_pair(x, y)
     d = x.to(torch.float64) - y.to(torch.float64)
