@@ -102,6 +102,21 @@ def _positive(ctx: click.Context, param: click.Parameter, value: float | None) -
     return value
 
 
+_IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp", ".ppm", ".pgm", ".pnm"}
+
+
+def _report_path_cb(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Refuse a report path that is an image file: a bare ``--json``/``--csv``
+    placed before the arguments would otherwise take REFERENCE as its FILE
+    and overwrite it."""
+    if value and value != "-" and os.path.splitext(value)[1].lower() in _IMAGE_EXTS:
+        raise click.BadParameter(
+            f"{value!r} looks like an image, not a report file (a bare flag writes to stdout: "
+            f"put it after the image arguments or write `{param.opts[-1]} -`)"
+        )
+    return value
+
+
 def metric_options(fn: Callable) -> Callable:
     """Options that change the numbers (shared by compare, batch and check)."""
     opts = [
@@ -152,11 +167,11 @@ def output_options(fn: Callable) -> Callable:
     opts = [
         click.option("--format", "fmt", type=click.Choice(["table", "json", "jsonl", "csv"]), default=None,
                      help="Output format on stdout (or into -o FILE). Default: table, or from -o's extension."),
-        click.option("-o", "--output", type=click.Path(dir_okay=False, writable=False), default=None,
+        click.option("-o", "--output", type=click.Path(dir_okay=False, writable=False), default=None, callback=_report_path_cb,
                      help="Write the --format output to FILE (atomically; JSONL streams line by line)."),
-        click.option("--csv", "csv_path", is_flag=False, flag_value="-", default=None, metavar="[FILE]",
+        click.option("--csv", "csv_path", is_flag=False, flag_value="-", default=None, callback=_report_path_cb, metavar="[FILE]",
                      help="Also write CSV to FILE (bare flag: stdout)."),
-        click.option("--json", "json_path", is_flag=False, flag_value="-", default=None, metavar="[FILE]",
+        click.option("--json", "json_path", is_flag=False, flag_value="-", default=None, callback=_report_path_cb, metavar="[FILE]",
                      help="Also write JSON to FILE (bare flag: stdout)."),
         click.option("--workers", type=click.IntRange(min=1), default=None,
                      help="Decoding threads (default: number of cores, at most 8)."),
@@ -217,9 +232,6 @@ class Outputs:
                 self.files.append((f, p))
         if bare:
             self.stdout_fmt = bare[0]
-        elif output and fmt in (None, "table") and self.files[0][0] == "table":
-            self.files = self.files[1:]
-            self.stdout_fmt = "table"
         self.quiet = quiet and self.stdout_fmt == "table"
         self._stack = ExitStack()
         self._streams: list[Callable[[PairResult], None]] = []

@@ -447,6 +447,12 @@ outputs removed) and the check exits 0 unless a pair could not be read.
 """
 
 
+def _report_path(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    from .cli import _report_path_cb  # same guard as compare/batch (never overwrite an image)
+
+    return _report_path_cb(ctx, param, value)
+
+
 def _check_options(fn):
     opts = [
         click.option("--fail-if", "fail_if", multiple=True, metavar='"METRIC OP VALUE"',
@@ -475,6 +481,7 @@ def _check_options(fn):
         click.option("--save-diffs", "diffs_dir", type=click.Path(file_okay=False), default=None, metavar="DIR",
                      help="Write a heatmap and a difference-mask PNG per failing pair into DIR."),
         click.option("--json", "json_path", is_flag=False, flag_value="-", default=None, metavar="[FILE]",
+                     callback=_report_path,
                      help="Write the results and gate outcomes as JSON to FILE (bare flag: stdout, "
                      "instead of the table)."),
         click.option("--workers", type=click.IntRange(min=1), default=None, help="Decoding threads."),

@@ -397,11 +397,6 @@ def test_output_csv_from_extension(rgb_pair, tmp_path):
     assert ",".join(rows[0]) == CSV_HEADER and len(rows) == 2 and rows[1][2] == "ok"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: -o FILE with a table format (.txt or --format table) never writes FILE: "
-    "Outputs.__init__ drops the table entry from self.files",
-)
 @pytest.mark.parametrize("extra", [(), ("--format", "table")])
 def test_output_table_file_is_written(rgb_pair, tmp_path, extra):
     r, d, _, _ = rgb_pair
@@ -411,11 +406,6 @@ def test_output_table_file_is_written(rgb_pair, tmp_path, extra):
     assert out.exists() and "SSIM" in out.read_text()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: bare --json/--csv before the arguments takes the next argument as its FILE and "
-    "overwrites the reference image with the JSON report",
-)
 @pytest.mark.parametrize("flag", ["--json", "--csv"])
 def test_bare_report_flag_never_overwrites_an_input(png, flag):
     ref = smooth_image(SH, SW, 3, seed=1)
