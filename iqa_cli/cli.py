@@ -501,5 +501,23 @@ def _register_optional_commands() -> None:
 _register_optional_commands()
 
 
+def entry(argv: list[str] | None = None) -> None:
+    """Console-script entry point: like ``main()``, but a usage error is one
+    line on stderr (``iqa: error: ...``) with exit code 2, not click's block."""
+    try:
+        rv = main.main(args=argv, prog_name="iqa", standalone_mode=False)
+    except click.exceptions.UsageError as e:
+        where = e.ctx.command_path if e.ctx is not None else "iqa"
+        _err(f"{e.format_message()} (see `{where} --help`)")
+        sys.exit(EXIT_ERROR)
+    except click.exceptions.ClickException as e:
+        _err(e.format_message())
+        sys.exit(e.exit_code)
+    except click.exceptions.Abort:
+        click.echo("iqa: aborted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    sys.exit(rv if isinstance(rv, int) else 0)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    entry()

@@ -664,3 +664,23 @@ def test_oom_on_cpu_too_is_an_error_row(tmp_path: Path, monkeypatch) -> None:
     rows = json_doc(res)["pairs"]
     assert rows[0]["status"] == "ok" and rows[1]["status"] == "error"
     assert_clean(res, 2, "b.png", errors=1)
+
+
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["compare", "a.png", "b.png", "-m", "foo"], "unknown metric 'foo'"),
+        (["compare", "a.png", "b.png", "--colr", "y"], "No such option '--colr'"),
+        (["batch"], "Missing argument"),
+    ],
+)
+def test_console_entry_usage_errors_are_one_line(capsys, argv, needle):
+    """The `iqa` console script (cli.entry) turns click's usage block into one line, exit 2."""
+    from iqa_cli.cli import entry
+
+    with pytest.raises(SystemExit) as exc:
+        entry(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("iqa: error: ") and needle in lines[0], err
