@@ -161,8 +161,13 @@ def score_prepared(
     if ssim_family or need_map:
         if min(h, w) < SSIM_WINDOW:
             skip(ssim_family, f"ssim: image of {w}x{h} px is smaller than the 11x11 window; not computed")
-        elif identical and not need_map:
-            out["ssim"] = 1.0
+        elif identical:  # the SSIM map of an image with itself is 1 everywhere
+            ones = 1.0
+            for name, value in (("ssim", ones), ("ssim_min", ones), ("ssim_below", float(ones < settings.below))):
+                if name in want:
+                    out[name] = value
+            if maps is not None:
+                maps["ssim_map"] = np.ones((h - SSIM_WINDOW + 1, w - SSIM_WINDOW + 1), dtype=np.float32)
         else:
             value, smap = ssim(x, y, L, downsample=settings.downsample, return_map=True)
             if "ssim" in want:
