@@ -702,10 +702,14 @@ def run_check(ctx: click.Context, kw: dict[str, Any]) -> int:
                    err=True)
         return EXIT_NOTHING
     for path in (kw["junit_path"], kw["json_path"] if kw["json_path"] != "-" else None):
-        if path:
+        if path:  # CI report paths often point into a reports/ folder that does not exist yet
             d = os.path.dirname(os.path.abspath(path))
-            if not os.path.isdir(d) or not os.access(d, os.W_OK):
-                raise IqaError("cannot write: directory does not exist or is not writable", path)
+            try:
+                os.makedirs(d, exist_ok=True)
+            except OSError as e:
+                raise IqaError(f"cannot write: cannot create {d} ({e.strerror or e})", path) from None
+            if not os.access(d, os.W_OK):
+                raise IqaError("cannot write: directory is not writable", path)
 
     settings_kw = {k: kw[k] for k in ("color", "alpha", "downsample", "data_range", "bit_depth", "mix_variant",
                                       "mix_alpha", "tv_reduction", "below", "pixel_tol", "block", "max_pixels")}
