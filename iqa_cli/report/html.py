@@ -108,7 +108,7 @@ def render_html(rows: list[Any], *, verdict: str, settings: Any = None, gates: A
     if notes:
         h.append(f"<h3>{len(notes)} new (not in the baseline)</h3>")
         h.extend(_pair_block(r) for r in notes)
-    h.append(f"<details><summary>{len(ok)} passing pair{"" if len(ok) == 1 else "s"}</summary><table>"
+    h.append(f"<details><summary>{len(ok)} passing pair{'' if len(ok) == 1 else 's'}</summary><table>"
              '<tr><th class="l">pair</th><th class="l">tightest gate</th><th>value</th><th>margin</th></tr>')
     for r in ok:
         w = r.worst
