@@ -117,6 +117,13 @@ def _report_path_cb(ctx: click.Context, param: click.Parameter, value: str | Non
     return value
 
 
+def apply_options(fn: Callable, options: list[Callable]) -> Callable:
+    """Apply click option decorators so that they appear in the given order in --help."""
+    for opt in reversed(options):
+        fn = opt(fn)
+    return fn
+
+
 def metric_options(fn: Callable) -> Callable:
     """Options that change the numbers (shared by compare, batch and check)."""
     opts = [
@@ -158,9 +165,7 @@ def metric_options(fn: Callable) -> Callable:
         click.option("--max-pixels", type=click.IntRange(min=1), default=None,
                      help="Refuse images with more pixels than this before decoding (default 2^28)."),
     ]
-    for opt in reversed(opts):
-        fn = opt(fn)
-    return fn
+    return apply_options(fn, opts)
 
 
 def output_options(fn: Callable) -> Callable:
@@ -179,9 +184,7 @@ def output_options(fn: Callable) -> Callable:
         click.option("--no-progress", is_flag=True, help="No progress bar."),
         click.option("--debug", is_flag=True, help="Show tracebacks."),
     ]
-    for opt in reversed(opts):
-        fn = opt(fn)
-    return fn
+    return apply_options(fn, opts)
 
 
 def build_settings(device: str, **o: Any) -> Settings:

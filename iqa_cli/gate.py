@@ -489,9 +489,9 @@ def _check_options(fn):
         click.option("--no-progress", is_flag=True, help="No progress bar."),
         click.option("--debug", is_flag=True, help="Show tracebacks."),
     ]
-    for opt in reversed(opts):
-        fn = opt(fn)
-    return fn
+    from .cli import apply_options
+
+    return apply_options(fn, opts)
 
 
 def _make_command():

@@ -10,6 +10,19 @@ import numpy as np
 import pytest
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _one_torch_thread():
+    """One intra-op thread for the whole suite: the tests make many small calls, and on a
+    shared 2-core machine torch's thread pool oversubscribes (measured: test_oracles.py took
+    108 s with 2 threads under load vs 18 s with 1). The CLI runs in-process and sees it too."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def _chunk(tag: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
 

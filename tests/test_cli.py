@@ -95,15 +95,6 @@ def api_metrics(x: torch.Tensor, y: torch.Tensor, L: float, downsample: str = "n
     }
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """One intra-op thread: much faster on small shared CI machines (the CLI and
-    the library run in this process, so they still see the same settings)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 SH, SW = 37, 45  # small pair for option/exit-code tests
 

@@ -35,15 +35,6 @@ from iqa_cli import (  # noqa: E402
 )
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """One intra-op thread: these are many small calls, and on a shared 2-core machine torch's
-    thread pool oversubscribes (measured: 108 s with 2 threads under load vs 18 s with 1)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def _np(t: torch.Tensor) -> np.ndarray:
     return t.detach().cpu().double().numpy()

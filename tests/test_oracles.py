@@ -32,15 +32,6 @@ import oracles as O  # noqa: E402
 import iqa_cli  # noqa: E402
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """One intra-op thread: these are many small calls, and on a shared 2-core machine torch's
-    thread pool oversubscribes (measured: 108 s with 2 threads under load vs 18 s with 1)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 # --------------------------------------------------------------------------------------
 # error bookkeeping (printed at module teardown; visible with -s)
 # --------------------------------------------------------------------------------------
