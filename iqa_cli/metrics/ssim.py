@@ -32,7 +32,7 @@ from typing import Literal
 
 import torch
 
-from ._filters import filter_valid, gaussian_window, matlab_box_decimate, matlab_round
+from ._filters import col_tiles_into, filter_valid, gaussian_window, matlab_box_decimate, matlab_round, row_block, rows_into, tile_width
 
 Tensor = torch.Tensor
 Precision = Literal["auto", "single", "double"]
@@ -133,11 +133,15 @@ def mean_ssim_cs(
     """Per-(image, channel) means of the SSIM and cs maps, computed strip by strip.
 
     Returns ``(mean_ssim (N, C), mean_cs (N, C), ssim_map or None)``; means are float64.
+    Without autograd this runs :func:`_mean_ssim_cs_nograd`; with autograd
+    (the losses) it sums :func:`ssim_maps` over :func:`strips`.
     """
     k = window.numel()
     h, w = x.shape[-2:]
     if h < k or w < k:
         raise ValueError(f"image of {w}x{h} px is smaller than the {k}x{k} SSIM window")
+    if not (torch.is_grad_enabled() and (x.requires_grad or y.requires_grad or window.requires_grad)):
+        return _mean_ssim_cs_nograd(x, y, window, k1, k2, keep_map)
     s_total = cs_total = None
     maps = []
     for rows in strips(h, k, x.shape[1] * w):
@@ -152,7 +156,8 @@ def mean_ssim_cs(
     return s_total / count, cs_total / count, (torch.cat(maps, dim=-2) if keep_map else None)
 
 
-STRIP_ELEMENTS = 1 << 17  # output elements per channel-row block that stay in cache
+STRIP_ELEMENTS = 1 << 17  # output elements per channel-row block that stay in cache (autograd path)
+NOGRAD_STRIP_ELEMENTS = 1 << 19  # elements of the four moment planes per strip (no-grad path)
 
 
 def strips(height: int, window_size: int, row_elements: int) -> list[slice]:
@@ -166,6 +171,111 @@ def strips(height: int, window_size: int, row_elements: int) -> list[slice]:
     out_rows = height - window_size + 1
     s = max(8, min(out_rows, STRIP_ELEMENTS // max(1, row_elements)))
     return [slice(i, min(i + s, out_rows) + window_size - 1) for i in range(0, out_rows, s)]
+
+
+def _mean_ssim_cs_nograd(
+    x: Tensor, y: Tensor, window: Tensor, k1: float, k2: float, keep_map: bool
+) -> tuple[Tensor, Tensor, Tensor | None]:
+    """:func:`mean_ssim_cs` without autograd: preallocated buffers, in-place
+    arithmetic, and a formulation with less cancellation.
+
+    With u = x + y and v = x − y (each centred on its per-strip, per-plane
+    mean), the four filtered planes are a = w⋆u, d = w⋆v, p = w⋆u² + 2C2 and
+    q = w⋆v². Then s' = p − a² = σx² + σy² + 2σxy + 2C2 and t = q − d² =
+    σx² + σy² − 2σxy, and, with A = μx + μy and D = μx − μy::
+
+        cs  = (2σxy + C2)/(σx² + σy² + C2)          = 1 − 2·t/(s' + t)
+        lum = (2μxμy + C1)/(μx² + μy² + C1)         = 1 − 2·D²/(A² + D² + 2C1)
+
+    The strip sums are taken of the deficits dc = t/(s'+t), dl = D²/(A²+D²+2C1)
+    and their product (ssim = (1 − 2dl)(1 − 2dc)). For similar images t and D
+    are small and carry only their own (small) rounding error, so float32
+    keeps ~1e-8 where the E[x²] − μ² form lost ~1e-6; in float64 the result
+    moves by ~1e-16. The two filtering passes are band GEMMs: rows in blocks
+    (:func:`~._filters.rows_into`), columns as one batched GEMM over
+    overlapping tiles (:func:`~._filters.col_tiles_into`); the moment planes
+    live in a (4·planes, rows, W) buffer so both passes cover all planes at once.
+    """
+    n, c, h, w = x.shape
+    k = window.numel()
+    r = k - 1
+    ho, wo = h - r, w - r
+    planes = n * c
+    dtype, device = x.dtype, x.device
+    x3 = x.reshape(planes, h, w)
+    y3 = y.reshape(planes, h, w)
+    bw = min(tile_width(dtype, k), wo)
+    n_tiles = -(-wo // bw)
+    full = wo // bw
+    rb = row_block(k)
+    s_min = min(ho, 2 * rb)
+    g = max(1, min(planes, NOGRAD_STRIP_ELEMENTS // (4 * w * s_min)))
+    s_max = min(ho, max(s_min, NOGRAD_STRIP_ELEMENTS // (4 * g * w)))
+    if s_max < ho:
+        s_max = max(rb, s_max // rb * rb)
+    p_buf = x.new_empty(4 * g * (s_max + r) * w)
+    r_buf = x.new_empty(4 * g * s_max * w)
+    o_buf = x.new_empty(n_tiles * 4 * g * s_max * bw)
+    c2 = torch.tensor(2.0 * k2 * k2, dtype=dtype, device=device)
+    c1x2 = 2.0 * k1 * k1
+    sums = torch.zeros(3, planes, dtype=torch.float64, device=device)  # Σdl, Σ dl·dc, Σdc
+    smap = x.new_empty(planes, ho, wo) if keep_map else None
+    for g0 in range(0, planes, g):
+        gp = min(g, planes - g0)
+        for i0 in range(0, ho, s_max):
+            s = min(s_max, ho - i0)
+            rows = s + r
+            xs = x3[g0 : g0 + gp, i0 : i0 + rows]
+            ys = y3[g0 : g0 + gp, i0 : i0 + rows]
+            kx = xs.mean(dim=(-2, -1), keepdim=True)
+            ky = ys.mean(dim=(-2, -1), keepdim=True)
+            ku = kx + ky
+            kv = kx - ky
+            pl = p_buf[: 4 * gp * rows * w].view(4 * gp, rows, w)
+            pu, pv, pp, pq = pl.split(gp)
+            torch.add(xs, ys, out=pu)
+            pu.sub_(ku)
+            torch.sub(xs, ys, out=pv)
+            pv.sub_(kv)
+            torch.addcmul(c2, pu, pu, out=pp)
+            torch.mul(pv, pv, out=pq)
+            rw = r_buf[: 4 * gp * s * w].view(4 * gp, s, w)
+            rows_into(rw, pl, window)
+            tiles = o_buf[: n_tiles * 4 * gp * s * bw].view(n_tiles, 4 * gp * s, bw)
+            dup = col_tiles_into(tiles, rw.view(4 * gp * s, w), window)
+            o = tiles.view(n_tiles, 4, gp, s, bw)
+            a, d, sp, tq = o.unbind(1)
+            sp.addcmul_(a, a, value=-1)  # s' = σx² + σy² + 2σxy + 2C2
+            tq.addcmul_(d, d, value=-1)  # t = σx² + σy² − 2σxy
+            sp.add_(tq)
+            tq.div_(sp)  # dc; cs = 1 − 2dc
+            a.add_(ku.view(1, gp, 1, 1))  # A = μx + μy
+            d.add_(kv.view(1, gp, 1, 1))  # D = μx − μy
+            d.mul_(d)
+            torch.addcmul(d, a, a, out=a)
+            a.add_(c1x2)
+            d.div_(a)  # dl; lum = 1 − 2dl
+            torch.mul(d, tq, out=sp)
+            if dup:  # the right-aligned last tile repeats `dup` columns of the previous one
+                o[full, 1:, :, :, :dup] = 0
+            part = o[:, 1:]  # (tiles, 3, gp, s, bw): dl, dl·dc, dc
+            if dtype == torch.float64:
+                sums[:, g0 : g0 + gp] += part.sum(dim=(0, 3, 4))
+            else:
+                sums[:, g0 : g0 + gp] += part.sum(dim=-1).sum(dim=(0, 3), dtype=torch.float64)
+            if smap is not None:
+                lum = torch.mul(d, -2.0, out=a).add_(1.0)
+                lum.mul_(torch.mul(tq, -2.0, out=sp).add_(1.0))
+                dst = smap[g0 : g0 + gp, i0 : i0 + s]
+                if full:
+                    dst[..., : full * bw].unflatten(-1, (full, bw)).copy_(lum[:full].permute(1, 2, 0, 3))
+                if full < n_tiles:
+                    dst[..., full * bw :].copy_(lum[full, :, :, dup:])
+    count = float(ho * wo)
+    dl, dldc, dc = sums.unbind(0)
+    mean_cs = (count - 2.0 * dc) / count
+    mean_s = (count - 2.0 * dl - 2.0 * dc + 4.0 * dldc) / count
+    return mean_s.view(n, c), mean_cs.view(n, c), (smap.view(n, c, ho, wo) if smap is not None else None)
 
 
 def matlab_downsample_factor(height: int, width: int) -> int:
