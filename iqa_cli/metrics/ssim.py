@@ -103,8 +103,14 @@ def lum_cs_maps(
     (so C1 = k1², C2 = k2²); the SSIM map is their product.
 
     ``x``/``y`` are (N, C, H, W) in the compute dtype. Each plane is centred
-    first (:func:`centre`). Returns two (N, C, H−K+1, W−K+1) maps.
+    first (:func:`centre`). Returns two (N, C, H−K+1, W−K+1) maps. Without
+    autograd the maps come from the strip kernel of :func:`_strip_deficits`.
     """
+    if not (torch.is_grad_enabled() and (x.requires_grad or y.requires_grad or window.requires_grad)):
+        k = window.numel()
+        if x.shape[-2] < k or x.shape[-1] < k:
+            raise ValueError(f"image of {x.shape[-1]}x{x.shape[-2]} px is smaller than the {k}x{k} window")
+        return _lum_cs_maps_nograd(x, y, window, k1, k2)
     c = x.shape[1]
     x, cx = centre(x)
     y, cy = centre(y)
@@ -173,28 +179,33 @@ def strips(height: int, window_size: int, row_elements: int) -> list[slice]:
     return [slice(i, min(i + s, out_rows) + window_size - 1) for i in range(0, out_rows, s)]
 
 
-def _mean_ssim_cs_nograd(
-    x: Tensor, y: Tensor, window: Tensor, k1: float, k2: float, keep_map: bool
-) -> tuple[Tensor, Tensor, Tensor | None]:
-    """:func:`mean_ssim_cs` without autograd: preallocated buffers, in-place
-    arithmetic, and a formulation with less cancellation.
+def _strip_deficits(x: Tensor, y: Tensor, window: Tensor, k1: float, k2: float):
+    """No-grad SSIM terms strip by strip, in a tiled layout (see :func:`mean_ssim_cs`).
 
     With u = x + y and v = x − y (each centred on its per-strip, per-plane
     mean), the four filtered planes are a = w⋆u, d = w⋆v, p = w⋆u² + 2C2 and
     q = w⋆v². Then s' = p − a² = σx² + σy² + 2σxy + 2C2 and t = q − d² =
     σx² + σy² − 2σxy, and, with A = μx + μy and D = μx − μy::
 
-        cs  = (2σxy + C2)/(σx² + σy² + C2)          = 1 − 2·t/(s' + t)
-        lum = (2μxμy + C1)/(μx² + μy² + C1)         = 1 − 2·D²/(A² + D² + 2C1)
+        cs  = (2σxy + C2)/(σx² + σy² + C2)     = 1 − 2·dc,  dc = t/(s' + t)
+        lum = (2μxμy + C1)/(μx² + μy² + C1)    = 1 − 2·dl,  dl = D²/(A² + D² + 2C1)
 
-    The strip sums are taken of the deficits dc = t/(s'+t), dl = D²/(A²+D²+2C1)
-    and their product (ssim = (1 − 2dl)(1 − 2dc)). For similar images t and D
-    are small and carry only their own (small) rounding error, so float32
-    keeps ~1e-8 where the E[x²] − μ² form lost ~1e-6; in float64 the result
-    moves by ~1e-16. The two filtering passes are band GEMMs: rows in blocks
-    (:func:`~._filters.rows_into`), columns as one batched GEMM over
-    overlapping tiles (:func:`~._filters.col_tiles_into`); the moment planes
-    live in a (4·planes, rows, W) buffer so both passes cover all planes at once.
+    For similar images t and D are small and carry only their own (small)
+    rounding error, so float32 keeps ~1e-8 where the E[x²] − μ² form lost
+    ~1e-6; in float64 results move by ~1e-16 (maps by up to ~4e-13, the size
+    of the float64 cancellation error of either form). The two filtering
+    passes are band GEMMs: rows in blocks (:func:`~._filters.rows_into`),
+    columns as one batched GEMM over overlapping tiles
+    (:func:`~._filters.col_tiles_into`); the moment planes of all planes of a
+    group live in one (4·planes, rows, W) buffer so both passes cover them at
+    once, and every buffer is allocated once per call.
+
+    Yields ``(p0, gp, i0, s, o, dup)`` per strip: planes ``p0 … p0+gp−1`` of
+    ``x.reshape(-1, H, W)``, output rows ``i0 … i0+s−1``, and ``o`` of shape
+    (tiles, 4, gp, s, bw) holding dl in ``o[:, 1]`` and dc in ``o[:, 3]``
+    (``o[:, 0]`` and ``o[:, 2]`` are free scratch). Tile j < Wo // bw holds
+    output columns j·bw …; a last, right-aligned tile repeats its first
+    ``dup`` columns from the previous one. ``o`` is reused for the next strip.
     """
     n, c, h, w = x.shape
     k = window.numel()
@@ -206,7 +217,6 @@ def _mean_ssim_cs_nograd(
     y3 = y.reshape(planes, h, w)
     bw = min(tile_width(dtype, k), wo)
     n_tiles = -(-wo // bw)
-    full = wo // bw
     rb = row_block(k)
     s_min = min(ho, 2 * rb)
     g = max(1, min(planes, NOGRAD_STRIP_ELEMENTS // (4 * w * s_min)))
@@ -218,15 +228,13 @@ def _mean_ssim_cs_nograd(
     o_buf = x.new_empty(n_tiles * 4 * g * s_max * bw)
     c2 = torch.tensor(2.0 * k2 * k2, dtype=dtype, device=device)
     c1x2 = 2.0 * k1 * k1
-    sums = torch.zeros(3, planes, dtype=torch.float64, device=device)  # Σdl, Σ dl·dc, Σdc
-    smap = x.new_empty(planes, ho, wo) if keep_map else None
-    for g0 in range(0, planes, g):
-        gp = min(g, planes - g0)
+    for p0 in range(0, planes, g):
+        gp = min(g, planes - p0)
         for i0 in range(0, ho, s_max):
             s = min(s_max, ho - i0)
             rows = s + r
-            xs = x3[g0 : g0 + gp, i0 : i0 + rows]
-            ys = y3[g0 : g0 + gp, i0 : i0 + rows]
+            xs = x3[p0 : p0 + gp, i0 : i0 + rows]
+            ys = y3[p0 : p0 + gp, i0 : i0 + rows]
             kx = xs.mean(dim=(-2, -1), keepdim=True)
             ky = ys.mean(dim=(-2, -1), keepdim=True)
             ku = kx + ky
@@ -248,34 +256,71 @@ def _mean_ssim_cs_nograd(
             sp.addcmul_(a, a, value=-1)  # s' = σx² + σy² + 2σxy + 2C2
             tq.addcmul_(d, d, value=-1)  # t = σx² + σy² − 2σxy
             sp.add_(tq)
-            tq.div_(sp)  # dc; cs = 1 − 2dc
+            tq.div_(sp)  # dc
             a.add_(ku.view(1, gp, 1, 1))  # A = μx + μy
             d.add_(kv.view(1, gp, 1, 1))  # D = μx − μy
             d.mul_(d)
             torch.addcmul(d, a, a, out=a)
             a.add_(c1x2)
-            d.div_(a)  # dl; lum = 1 − 2dl
-            torch.mul(d, tq, out=sp)
-            if dup:  # the right-aligned last tile repeats `dup` columns of the previous one
-                o[full, 1:, :, :, :dup] = 0
-            part = o[:, 1:]  # (tiles, 3, gp, s, bw): dl, dl·dc, dc
-            if dtype == torch.float64:
-                sums[:, g0 : g0 + gp] += part.sum(dim=(0, 3, 4))
-            else:
-                sums[:, g0 : g0 + gp] += part.sum(dim=-1).sum(dim=(0, 3), dtype=torch.float64)
-            if smap is not None:
-                lum = torch.mul(d, -2.0, out=a).add_(1.0)
-                lum.mul_(torch.mul(tq, -2.0, out=sp).add_(1.0))
-                dst = smap[g0 : g0 + gp, i0 : i0 + s]
-                if full:
-                    dst[..., : full * bw].unflatten(-1, (full, bw)).copy_(lum[:full].permute(1, 2, 0, 3))
-                if full < n_tiles:
-                    dst[..., full * bw :].copy_(lum[full, :, :, dup:])
+            d.div_(a)  # dl
+            yield p0, gp, i0, s, o, dup
+
+
+def _tiles_to_map(dst: Tensor, src: Tensor, dup: int) -> None:
+    """Copy tiles (tiles, gp, s, bw) into image rows ``dst`` (gp, s, Wo)."""
+    n_tiles, _, _, bw = src.shape
+    full = dst.shape[-1] // bw
+    if full:
+        dst[..., : full * bw].unflatten(-1, (full, bw)).copy_(src[:full].permute(1, 2, 0, 3))
+    if full < n_tiles:
+        dst[..., full * bw :].copy_(src[full, :, :, dup:])
+
+
+def _mean_ssim_cs_nograd(
+    x: Tensor, y: Tensor, window: Tensor, k1: float, k2: float, keep_map: bool
+) -> tuple[Tensor, Tensor, Tensor | None]:
+    """:func:`mean_ssim_cs` without autograd, from :func:`_strip_deficits`:
+    the strip sums are taken of dl, dc and dl·dc (ssim = (1 − 2dl)(1 − 2dc))."""
+    n, c, h, w = x.shape
+    k = window.numel()
+    ho, wo = h - k + 1, w - k + 1
+    sums = torch.zeros(3, n * c, dtype=torch.float64, device=x.device)  # Σdl, Σ dl·dc, Σdc
+    smap = x.new_empty(n * c, ho, wo) if keep_map else None
+    for p0, gp, i0, s, o, dup in _strip_deficits(x, y, window, k1, k2):
+        a, d, sp, tq = o.unbind(1)
+        if smap is not None:  # ssim = (1 − 2dl)(1 − 2dc)
+            one = torch.ones((), dtype=x.dtype, device=x.device)
+            torch.add(one, d, alpha=-2.0, out=a)
+            a.mul_(torch.add(one, tq, alpha=-2.0, out=sp))
+            _tiles_to_map(smap[p0 : p0 + gp, i0 : i0 + s], a, dup)
+        torch.mul(d, tq, out=sp)
+        if dup:
+            o[-1, 1:, :, :, :dup] = 0
+        part = o[:, 1:]  # (tiles, 3, gp, s, bw): dl, dl·dc, dc
+        if x.dtype == torch.float64:
+            sums[:, p0 : p0 + gp] += part.sum(dim=(0, 3, 4))
+        else:  # float32 within each 16-wide tile row, float64 above
+            sums[:, p0 : p0 + gp] += part.sum(dim=-1).sum(dim=(0, 3), dtype=torch.float64)
     count = float(ho * wo)
     dl, dldc, dc = sums.unbind(0)
     mean_cs = (count - 2.0 * dc) / count
     mean_s = (count - 2.0 * dl - 2.0 * dc + 4.0 * dldc) / count
     return mean_s.view(n, c), mean_cs.view(n, c), (smap.view(n, c, ho, wo) if smap is not None else None)
+
+
+def _lum_cs_maps_nograd(x: Tensor, y: Tensor, window: Tensor, k1: float, k2: float) -> tuple[Tensor, Tensor]:
+    """:func:`lum_cs_maps` without autograd, from :func:`_strip_deficits`."""
+    n, c, h, w = x.shape
+    k = window.numel()
+    ho, wo = h - k + 1, w - k + 1
+    lum = x.new_empty(n * c, ho, wo)
+    cs = x.new_empty(n * c, ho, wo)
+    one = torch.ones((), dtype=x.dtype, device=x.device)
+    for p0, gp, i0, s, o, dup in _strip_deficits(x, y, window, k1, k2):
+        a, d, sp, tq = o.unbind(1)
+        _tiles_to_map(lum[p0 : p0 + gp, i0 : i0 + s], torch.add(one, d, alpha=-2.0, out=a), dup)
+        _tiles_to_map(cs[p0 : p0 + gp, i0 : i0 + s], torch.add(one, tq, alpha=-2.0, out=sp), dup)
+    return lum.view(n, c, ho, wo), cs.view(n, c, ho, wo)
 
 
 def matlab_downsample_factor(height: int, width: int) -> int:
