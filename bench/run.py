@@ -1,0 +1,523 @@
+#!/usr/bin/env python
+"""iqa benchmark: SSIM / MS-SSIM speed and agreement against peer libraries,
+batch-vs-decode ratio, start-up times.
+
+    python bench/run.py [--sizes 512,1024,2048] [--repeat N] [--pairs N] [--quick] [--json FILE]
+
+Installs nothing. Peers (pytorch-msssim, piq, scikit-image, torchmetrics,
+kornia) are used when they import; any that does not is listed as "not
+installed/unavailable". Every timing is a median over ``--repeat`` runs after
+one warm-up run, and the implementations of one size are timed round-robin
+(one run of each, then the next round) so that load from other processes
+affects them alike: compare ratios from the same run, not absolute times
+across runs. See bench/README.md for the columns.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Callable
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+console = Console(width=None if sys.stdout.isatty() else 150)
+
+PEERS = (
+    # (display name, module to import, distribution for the version)
+    ("pytorch-msssim", "pytorch_msssim", "pytorch-msssim"),
+    ("piq", "piq", "piq"),
+    ("scikit-image", "skimage.metrics", "scikit-image"),
+    ("torchmetrics", "torchmetrics.functional.image", "torchmetrics"),
+    ("kornia", "kornia.metrics", "kornia"),
+)
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def one_line(e: BaseException) -> str:
+    text = " ".join(str(e).split()) or type(e).__name__
+    return f"{type(e).__name__}: {text[:150]}"
+
+
+def detect_peers() -> dict[str, dict]:
+    """Import each peer; never raises. {name: {"ok", "version" | "reason", "module"}}."""
+    from importlib import metadata
+
+    found: dict[str, dict] = {}
+    for name, module, dist in PEERS:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                mod = importlib.import_module(module)
+            try:
+                version = metadata.version(dist)
+            except Exception:  # noqa: BLE001
+                version = getattr(mod, "__version__", "?")
+            found[name] = {"ok": True, "version": version, "module": mod}
+        except Exception as e:  # noqa: BLE001 - any import failure means "unavailable"
+            found[name] = {"ok": False, "reason": f"not installed/unavailable ({one_line(e)})"}
+    return found
+
+
+def test_pair(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Deterministic n×n RGB pair (uint8): skimage's astronaut tiled (or
+    cropped) to n×n, and the same plus Gaussian noise (σ = 12, seeded), rounded
+    and clipped."""
+    from skimage import data
+
+    ast = data.astronaut()
+    reps = -(-n // ast.shape[0])
+    a = np.tile(ast, (reps, reps, 1))[:n, :n]
+    rng = np.random.default_rng(seed)
+    b = np.clip(np.rint(a + rng.normal(0.0, 12.0, a.shape)), 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(a), b
+
+
+def timed_round_robin(fns: dict[str, Callable[[], float]], repeat: int) -> dict[str, dict]:
+    """Warm each function up once, then time ``repeat`` rounds of all of them.
+
+    Returns {name: {"times": [s...], "median": s, "value": float}} or
+    {"error": str} for a function that raised during warm-up.
+    """
+    out: dict[str, dict] = {}
+    live = {}
+    for name, f in fns.items():
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                out[name] = {"value": float(f()), "times": []}
+            live[name] = f
+        except Exception as e:  # noqa: BLE001
+            out[name] = {"error": one_line(e)}
+    for _ in range(repeat):
+        for name, f in live.items():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                t0 = time.perf_counter()
+                f()
+                out[name]["times"].append(time.perf_counter() - t0)
+    for name in live:
+        out[name]["median"] = statistics.median(out[name]["times"])
+    return out
+
+
+# ----------------------------------------------------------------------------- metrics
+
+
+def metric_fns(n: int, peers: dict[str, dict]) -> tuple[dict, dict, dict]:
+    """SSIM and MS-SSIM callables for the n×n pair, and a note per implementation."""
+    import iqa_cli
+
+    a, b = test_pair(n)
+    x64 = torch.from_numpy(a.astype(np.float64)).permute(2, 0, 1)[None].contiguous()
+    y64 = torch.from_numpy(b.astype(np.float64)).permute(2, 0, 1)[None].contiguous()
+    x32, y32 = x64.float(), y64.float()
+    af, bf = a.astype(np.float64), b.astype(np.float64)
+    L = 255.0
+
+    ssim: dict[str, Callable[[], float]] = {
+        "iqa (double)": lambda: iqa_cli.ssim(x64, y64, L, precision="double")[0],
+        "iqa (single)": lambda: iqa_cli.ssim(x32, y32, L, precision="single")[0],
+    }
+    ms: dict[str, Callable[[], float]] = {
+        "iqa (double)": lambda: iqa_cli.ms_ssim(x64, y64, L, precision="double")[0],
+        "iqa (single)": lambda: iqa_cli.ms_ssim(x32, y32, L, precision="single")[0],
+    }
+    notes = {
+        "iqa (double)": "float64 input, precision='double' (the CLI path; 'auto' on the CPU is float64)",
+        "iqa (single)": "float32 input, precision='single'",
+    }
+    if peers["pytorch-msssim"]["ok"]:
+        pm = peers["pytorch-msssim"]["module"]
+        ssim["pytorch-msssim"] = lambda: pm.ssim(x32, y32, data_range=L)
+        ms["pytorch-msssim"] = lambda: pm.ms_ssim(x32, y32, data_range=L)
+        notes["pytorch-msssim"] = "float32, data_range=255 (float32 Gaussian; MS-SSIM pools odd sizes with zero padding)"
+    if peers["piq"]["ok"]:
+        piq = peers["piq"]["module"]
+        ssim["piq"] = lambda: piq.ssim(x32, y32, data_range=L, downsample=False)
+        ms["piq"] = lambda: piq.multi_scale_ssim(x32, y32, data_range=L)
+        notes["piq"] = "float32, data_range=255, downsample=False"
+    if peers["scikit-image"]["ok"]:
+        skm = peers["scikit-image"]["module"]
+        ssim["scikit-image"] = lambda: skm.structural_similarity(
+            af, bf, data_range=L, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, channel_axis=2
+        )
+        notes["scikit-image"] = (
+            "float64 numpy, Wang settings (gaussian_weights, σ 1.5, population covariance, channel_axis); no MS-SSIM"
+        )
+    if peers["torchmetrics"]["ok"]:
+        tmf = peers["torchmetrics"]["module"]
+        ssim["torchmetrics"] = lambda: tmf.structural_similarity_index_measure(
+            x32, y32, data_range=L, gaussian_kernel=True, sigma=1.5, kernel_size=11
+        )
+        ms["torchmetrics"] = lambda: tmf.multiscale_structural_similarity_index_measure(
+            x32, y32, data_range=L, gaussian_kernel=True, sigma=1.5, kernel_size=11
+        )
+        notes["torchmetrics"] = (
+            "float32, data_range=255, Gaussian 11/1.5; reflect-pads and averages the full map "
+            "(borders included, not 'valid'); MS-SSIM normalize='relu'"
+        )
+    if peers["kornia"]["ok"]:
+        km = peers["kornia"]["module"]
+        ssim["kornia"] = lambda: km.ssim(x32, y32, 11, max_val=L, padding="valid").mean()
+        notes["kornia"] = "float32, max_val=255, padding='valid', mean of the map; eps=1e-12 in the denominator; no MS-SSIM"
+    return ssim, ms, notes
+
+
+def run_metrics(sizes: list[int], repeat: int, peers: dict[str, dict]) -> list[dict]:
+    rows = []
+    for n in sizes:
+        ssim, ms, notes = metric_fns(n, peers)
+        for metric, fns in (("SSIM", ssim), ("MS-SSIM", ms)):
+            console.print(f"[dim]timing {metric} {n}x{n} RGB: {', '.join(fns)} ...[/dim]")
+            res = timed_round_robin(fns, repeat)
+            ref_d = res["iqa (double)"].get("median")
+            ref_s = res["iqa (single)"].get("median")
+            ref_v = res["iqa (double)"].get("value")
+            for impl, r in res.items():
+                row = {"metric": metric, "impl": impl, "size": n, "note": notes.get(impl, "")}
+                if "error" in r:
+                    row["error"] = r["error"]
+                else:
+                    med = r["median"]
+                    row.update(
+                        median_ms=med * 1e3,
+                        times_ms=[t * 1e3 for t in r["times"]],
+                        mpix_s=n * n / med / 1e6,
+                        ratio_vs_double=(med / ref_d) if ref_d else None,
+                        ratio_vs_single=(med / ref_s) if ref_s else None,
+                        value=r["value"],
+                        abs_diff=(abs(r["value"] - ref_v) if ref_v is not None else None),
+                    )
+                rows.append(row)
+    return rows
+
+
+# ----------------------------------------------------------------------------- batch vs decode
+
+
+def write_pairs(root: Path, n_pairs: int, size: int) -> tuple[Path, Path]:
+    from PIL import Image
+
+    ref_dir, dist_dir = root / "ref", root / "dist"
+    ref_dir.mkdir()
+    dist_dir.mkdir()
+    base, _ = test_pair(size)
+    for i in range(n_pairs):
+        rng = np.random.default_rng(1000 + i)
+        a = np.roll(base, shift=(7 * i, 13 * i), axis=(0, 1))
+        b = np.clip(np.rint(a + rng.normal(0.0, 8.0, a.shape)), 0, 255).astype(np.uint8)
+        name = f"pair_{i:04d}.png"
+        Image.fromarray(a).save(ref_dir / name, compress_level=1)
+        Image.fromarray(b).save(dist_dir / name, compress_level=1)
+    return ref_dir, dist_dir
+
+
+def _pillow_raw(path: str) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(path) as im:
+        im.load()
+        return np.asarray(im)
+
+
+def run_batch(n_pairs: int, size: int, repeat: int) -> dict:
+    from iqa_cli import runner
+    from iqa_cli.io import load_image
+    from iqa_cli.pairing import pair_folders
+    from iqa_cli.results import Settings
+
+    workers = runner.default_workers()
+    out: dict = {"pairs": n_pairs, "size": size, "workers": workers, "torch_threads": torch.get_num_threads()}
+    tmp = Path(tempfile.mkdtemp(prefix="iqa-bench-"))
+    try:
+        console.print(f"[dim]writing {n_pairs} pairs of {size}x{size} RGB PNGs to {tmp} ...[/dim]")
+        t0 = time.perf_counter()
+        ref_dir, dist_dir = write_pairs(tmp, n_pairs, size)
+        out["write_s"] = time.perf_counter() - t0
+        pairs, _ = pair_folders(ref_dir, dist_dir)
+        files = [str(p) for pr in pairs for p in (pr.reference, pr.distorted)]
+        settings = Settings()
+        out["metrics"] = list(settings.metrics)
+
+        def decode(fn: Callable, threads: int) -> Callable[[], None]:
+            def go() -> None:
+                with ThreadPoolExecutor(max_workers=threads) as pool:
+                    for _ in pool.map(fn, files):
+                        pass
+
+            return go
+
+        decode_fns = {
+            "iqa.io.load_image, 1 thread": decode(load_image, 1),
+            f"iqa.io.load_image, {workers} threads": decode(load_image, workers),
+            "raw Pillow (no iqa lock), 1 thread": decode(_pillow_raw, 1),
+            f"raw Pillow (no iqa lock), {workers} threads": decode(_pillow_raw, workers),
+        }
+        console.print(f"[dim]timing decoding of {len(files)} files ({repeat} rounds) ...[/dim]")
+        for f in decode_fns.values():
+            f()  # warm the page cache and Pillow
+        times: dict[str, list[float]] = {k: [] for k in decode_fns}
+        for _ in range(repeat):
+            for k, f in decode_fns.items():
+                t0 = time.perf_counter()
+                f()
+                times[k].append(time.perf_counter() - t0)
+        out["decode"] = {k: {"times_s": v, "median_s": statistics.median(v)} for k, v in times.items()}
+
+        batch_rounds = max(1, min(repeat, 2))
+        console.print(f"[dim]timing iqa batch (runner.run, default metrics {settings.metrics}, "
+                      f"{workers} decode threads, {batch_rounds} round(s)) ...[/dim]")
+        bt = []
+        for _ in range(batch_rounds):
+            t0 = time.perf_counter()
+            results = list(runner.run(pairs, settings, workers=workers))
+            bt.append(time.perf_counter() - t0)
+        bad = [r for r in results if r.status != "ok"]
+        out["batch"] = {"times_s": bt, "median_s": statistics.median(bt), "rows": len(results), "not_ok": len(bad)}
+        out["batch_over_decode"] = out["batch"]["median_s"] / out["decode"][f"iqa.io.load_image, {workers} threads"]["median_s"]
+
+        # Per-metric cost of one pair, to show what the batch time is made of.
+        from iqa_cli.io import prepare_pair
+
+        ref = load_image(str(pairs[0].reference))
+        dist = load_image(str(pairs[0].distorted))
+        prepared = prepare_pair(ref, dist)
+        dev = torch.device("cpu")
+        per = {}
+        fns = {}
+        for m in settings.metrics:
+            s = Settings(metrics=(m,))
+            fns[m] = lambda s=s: runner.score_prepared(prepared, s, dev, integer=True) and 0.0
+        fns["all default metrics"] = lambda: runner.score_prepared(prepared, settings, dev, integer=True) and 0.0
+        res = timed_round_robin(fns, max(1, min(repeat, 3)))
+        for m, r in res.items():
+            per[m] = r.get("median", float("nan")) * 1e3 if "error" not in r else r["error"]
+        out["per_pair_ms"] = per
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+# ----------------------------------------------------------------------------- start-up
+
+
+def run_startup(repeat: int) -> list[dict]:
+    rows = []
+    iqa = shutil.which("iqa")
+    tmp = Path(tempfile.mkdtemp(prefix="iqa-bench-startup-"))
+    try:
+        from PIL import Image
+
+        a, b = test_pair(512)
+        Image.fromarray(a).save(tmp / "ref.png")
+        Image.fromarray(b).save(tmp / "dist.png")
+        cmds = [
+            ("python -c 'import torch'", [sys.executable, "-c", "import torch"]),
+            ("iqa --version", [iqa, "--version"] if iqa else None),
+            ("iqa --help", [iqa, "--help"] if iqa else None),
+            ("iqa compare (512² pair, default metrics)", [iqa, "compare", str(tmp / "ref.png"), str(tmp / "dist.png")] if iqa else None),
+        ]
+        for label, cmd in cmds:
+            row = {"command": label}
+            if cmd is None:
+                row["error"] = "`iqa` not on PATH (not installed yet?)"
+                rows.append(row)
+                continue
+            times = []
+            try:
+                first = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+                if first.returncode not in (0, 1):  # compare may exit 1 on a failed gate
+                    tail = (first.stderr or first.stdout).strip().splitlines()
+                    row["error"] = f"exit {first.returncode}: {tail[-1][:150] if tail else ''}"
+                    rows.append(row)
+                    continue
+                for _ in range(repeat):
+                    t0 = time.perf_counter()
+                    subprocess.run(cmd, capture_output=True, timeout=300)
+                    times.append(time.perf_counter() - t0)
+                row.update(times_ms=[t * 1e3 for t in times], median_ms=statistics.median(times) * 1e3)
+            except Exception as e:  # noqa: BLE001
+                row["error"] = one_line(e)
+            rows.append(row)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return rows
+
+
+# ----------------------------------------------------------------------------- output
+
+
+def fmt(v, spec: str, missing: str = "—") -> str:
+    return missing if v is None else format(v, spec)
+
+
+def print_metrics(rows: list[dict]) -> None:
+    for metric in ("SSIM", "MS-SSIM"):
+        t = Table(title=f"{metric}, RGB pair, data_range 255 (median ms; ratio = peer time / iqa time)")
+        for col, just in (("implementation", "left"), ("size", "right"), ("median ms", "right"), ("Mpix/s", "right"),
+                          ("× iqa double", "right"), ("× iqa single", "right"), ("|Δ| vs iqa double", "right")):
+            t.add_column(col, justify=just)
+        last = None
+        for r in (r for r in rows if r["metric"] == metric):
+            if last is not None and r["size"] != last:
+                t.add_section()
+            last = r["size"]
+            if "error" in r:
+                t.add_row(r["impl"], f"{r['size']}²", f"[red]error: {r['error']}[/red]", "", "", "", "")
+                continue
+            t.add_row(
+                r["impl"],
+                f"{r['size']}²",
+                fmt(r["median_ms"], ".1f"),
+                fmt(r["mpix_s"], ".2f"),
+                fmt(r["ratio_vs_double"], ".2f"),
+                fmt(r["ratio_vs_single"], ".2f"),
+                fmt(r["abs_diff"], ".1e"),
+            )
+        console.print(t)
+
+
+def print_notes(peers: dict, notes: dict) -> None:
+    t = Table(title="Implementations")
+    t.add_column("implementation")
+    t.add_column("version / status")
+    t.add_column("configuration")
+    t.add_row("iqa", _iqa_version(), "")
+    for name, info in peers.items():
+        t.add_row(name, info["version"] if info["ok"] else f"[yellow]{info['reason']}[/yellow]", notes.get(name, ""))
+    for k in ("iqa (double)", "iqa (single)"):
+        t.add_row(k, "", notes.get(k, ""))
+    console.print(t)
+
+
+def print_batch(b: dict) -> None:
+    t = Table(title=f"Batch vs decode: {b['pairs']} pairs of {b['size']}² RGB PNG, {b['workers']} decode threads, "
+                    f"torch threads {b['torch_threads']}")
+    t.add_column("what")
+    t.add_column("median s", justify="right")
+    t.add_column("ms / pair", justify="right")
+    for k, v in b["decode"].items():
+        t.add_row(f"decode only: {k}", f"{v['median_s']:.2f}", f"{v['median_s'] / b['pairs'] * 1e3:.1f}")
+    bt = b["batch"]
+    t.add_row(f"iqa batch (runner.run, default metrics: {', '.join(b['metrics'])})", f"{bt['median_s']:.2f}",
+              f"{bt['median_s'] / b['pairs'] * 1e3:.1f}")
+    t.add_section()
+    t.add_row("[bold]batch / decode (same decoder, same threads)[/bold]", f"[bold]{b['batch_over_decode']:.1f}×[/bold]", "")
+    d = b["decode"]
+    w = b["workers"]
+    li1, liw = d["iqa.io.load_image, 1 thread"]["median_s"], d[f"iqa.io.load_image, {w} threads"]["median_s"]
+    pr1, prw = d["raw Pillow (no iqa lock), 1 thread"]["median_s"], d[f"raw Pillow (no iqa lock), {w} threads"]["median_s"]
+    t.add_row(f"decode speed-up 1→{w} threads: iqa.io.load_image", f"{li1 / liw:.2f}×", "")
+    t.add_row(f"decode speed-up 1→{w} threads: raw Pillow", f"{pr1 / prw:.2f}×", "")
+    console.print(t)
+    t = Table(title=f"One {b['size']}² pair, score_prepared per metric (median ms)")
+    t.add_column("metric")
+    t.add_column("ms", justify="right")
+    for m, v in b["per_pair_ms"].items():
+        t.add_row(m, f"{v:.1f}" if isinstance(v, float) else str(v))
+    console.print(t)
+
+
+def print_startup(rows: list[dict]) -> None:
+    t = Table(title="Start-up (subprocess wall time, median)")
+    t.add_column("command")
+    t.add_column("median ms", justify="right")
+    for r in rows:
+        t.add_row(r["command"], f"[yellow]{r['error']}[/yellow]" if "error" in r else f"{r['median_ms']:.0f}")
+    console.print(t)
+
+
+def _iqa_version() -> str:
+    try:
+        from iqa_cli._version import __version__
+
+        return __version__
+    except Exception as e:  # noqa: BLE001
+        return one_line(e)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default=None, help="comma-separated square sizes (default 512,1024,2048; --quick: 512)")
+    ap.add_argument("--repeat", type=int, default=None, help="timed runs per measurement (default 5; --quick: 3)")
+    ap.add_argument("--pairs", type=int, default=None, help="pairs for batch-vs-decode (default 100; --quick: 10; 0 skips)")
+    ap.add_argument("--batch-size", type=int, default=1024, help="side of the batch PNGs (default 1024)")
+    ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's own)")
+    ap.add_argument("--quick", action="store_true", help="small, fast run")
+    ap.add_argument("--no-startup", action="store_true", help="skip the start-up timings")
+    ap.add_argument("--json", metavar="FILE", help="also write the raw numbers as JSON")
+    args = ap.parse_args(argv)
+
+    sizes = [int(s) for s in (args.sizes or ("512" if args.quick else "512,1024,2048")).split(",") if s.strip()]
+    repeat = args.repeat or (3 if args.quick else 5)
+    n_pairs = args.pairs if args.pairs is not None else (10 if args.quick else 100)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    env = {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "cpu_count": os.cpu_count(),
+        "machine": platform.machine(),
+        "processor": platform.processor(),
+        "iqa": _iqa_version(),
+        "load_avg_start": os.getloadavg() if hasattr(os, "getloadavg") else None,
+    }
+    console.print(f"iqa bench: torch {env['torch']}, {env['torch_threads']} torch threads, {env['cpu_count']} CPUs, "
+                  f"load average {env['load_avg_start']}")
+    peers = detect_peers()
+    result: dict = {"env": env, "peers": {k: ({"version": v["version"]} if v["ok"] else {"unavailable": v["reason"]})
+                                          for k, v in peers.items()}}
+
+    rows = run_metrics(sizes, repeat, peers)
+    result["metrics"] = rows
+    _, _, notes = metric_fns(min(sizes), peers)
+    print_notes(peers, notes)
+    print_metrics(rows)
+
+    if n_pairs > 0:
+        try:
+            b = run_batch(n_pairs, args.batch_size, repeat)
+            result["batch"] = b
+            print_batch(b)
+        except Exception as e:  # noqa: BLE001
+            result["batch"] = {"error": one_line(e), "traceback": traceback.format_exc()}
+            console.print(f"[red]batch benchmark failed: {one_line(e)}[/red]")
+    if not args.no_startup:
+        st = run_startup(3 if args.quick else 5)
+        result["startup"] = st
+        print_startup(st)
+    env["load_avg_end"] = os.getloadavg() if hasattr(os, "getloadavg") else None
+    console.print(f"load average at the end: {env['load_avg_end']}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2, default=str) + "\n")
+        console.print(f"raw numbers written to {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
