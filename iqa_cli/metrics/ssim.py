@@ -32,7 +32,7 @@ from typing import Literal
 
 import torch
 
-from ._filters import col_tiles_into, filter_valid, gaussian_window, matlab_box_decimate, matlab_round, row_block, rows_into, tile_width
+from ._filters import _band, col_tiles_into, filter_valid, gaussian_window, matlab_box_decimate, matlab_round, row_block, rows_into, tile_width
 
 Tensor = torch.Tensor
 Precision = Literal["auto", "single", "double"]
@@ -163,7 +163,7 @@ def mean_ssim_cs(
 
 
 STRIP_ELEMENTS = 1 << 17  # output elements per channel-row block that stay in cache (autograd path)
-NOGRAD_STRIP_ELEMENTS = 1 << 19  # elements of the four moment planes per strip (no-grad path)
+NOGRAD_STRIP_BYTES = 1 << 22  # bytes of the four moment planes per strip (no-grad path; 4 MiB measured best for float32 and float64)
 
 
 def strips(height: int, window_size: int, row_elements: int) -> list[slice]:
@@ -179,55 +179,92 @@ def strips(height: int, window_size: int, row_elements: int) -> list[slice]:
     return [slice(i, min(i + s, out_rows) + window_size - 1) for i in range(0, out_rows, s)]
 
 
-def _strip_deficits(x: Tensor, y: Tensor, window: Tensor, k1: float, k2: float):
-    """No-grad SSIM terms strip by strip, in a tiled layout (see :func:`mean_ssim_cs`).
+CENTRE_TILE = 32  # float32: output columns per centring tile (see _strip_deficits)
 
-    With u = x + y and v = x − y (each centred on its per-strip, per-plane
-    mean), the four filtered planes are a = w⋆u, d = w⋆v, p = w⋆u² + 2C2 and
-    q = w⋆v². Then s' = p − a² = σx² + σy² + 2σxy + 2C2 and t = q − d² =
-    σx² + σy² − 2σxy, and, with A = μx + μy and D = μx − μy::
+
+def _strip_deficits(x: Tensor, y: Tensor, window: Tensor, k1: float, k2: float):
+    """No-grad SSIM terms strip by strip (used by :func:`mean_ssim_cs` and
+    :func:`lum_cs_maps` when no gradient is needed).
+
+    With u = x + y and v = x − y (each centred, see below), the four filtered
+    planes are a = w⋆u, d = w⋆v, p = w⋆u² + 2C2 and q = w⋆v². Then
+    s' = p − a² = σx² + σy² + 2σxy + 2C2 and t = q − d² = σx² + σy² − 2σxy,
+    and, with A = μx + μy and D = μx − μy::
 
         cs  = (2σxy + C2)/(σx² + σy² + C2)     = 1 − 2·dc,  dc = t/(s' + t)
         lum = (2μxμy + C1)/(μx² + μy² + C1)    = 1 − 2·dl,  dl = D²/(A² + D² + 2C1)
 
-    For similar images t and D are small and carry only their own (small)
-    rounding error, so float32 keeps ~1e-8 where the E[x²] − μ² form lost
-    ~1e-6; in float64 results move by ~1e-16 (maps by up to ~4e-13, the size
-    of the float64 cancellation error of either form). The two filtering
-    passes are band GEMMs: rows in blocks (:func:`~._filters.rows_into`),
-    columns as one batched GEMM over overlapping tiles
-    (:func:`~._filters.col_tiles_into`); the moment planes of all planes of a
-    group live in one (4·planes, rows, W) buffer so both passes cover them at
-    once, and every buffer is allocated once per call.
+    For similar images t and D are small and carry only their own rounding
+    error, unlike E[x²] − μ² where the whole signal cancels. Subtracting a
+    constant from u (or v) over every window that sees it changes no variance;
+    the constant only removes magnitude that would cancel.
 
-    Yields ``(p0, gp, i0, s, o, dup)`` per strip: planes ``p0 … p0+gp−1`` of
-    ``x.reshape(-1, H, W)``, output rows ``i0 … i0+s−1``, and ``o`` of shape
-    (tiles, 4, gp, s, bw) holding dl in ``o[:, 1]`` and dc in ``o[:, 3]``
-    (``o[:, 0]`` and ``o[:, 2]`` are free scratch). Tile j < Wo // bw holds
-    output columns j·bw …; a last, right-aligned tile repeats its first
-    ``dup`` columns from the previous one. ``o`` is reused for the next strip.
+    * float64: each (strip, plane) is centred on its mean; the moment planes
+      of a group of planes live in one (4·planes, rows, W) buffer, the rows are
+      filtered with band GEMMs (:func:`~._filters.rows_into`) and the columns
+      with one batched GEMM over overlapping column tiles
+      (:func:`~._filters.col_tiles_into`). Results move by ~1e-16 from the
+      E[x²] − μ² form (maps by up to ~4e-13, the size of float64's own
+      cancellation error in either form).
+    * float32: the strip is cut into overlapping tiles of
+      :data:`CENTRE_TILE` output columns (+K−1 input columns), copied into a
+      (4·planes, rows, tiles, tile) buffer, and every tile is centred on the
+      mean of its middle row, so a window's values are centred on a nearby
+      level (flat regions become ~0 and contribute no rounding error); the
+      column pass is then one GEMM with the tile's band matrix. This costs
+      ~30% more work than one centre per strip but keeps float32 within
+      ~1e-7 of float64 on the spec pairs (per-strip centring: up to ~1e-6).
+
+    Every buffer is allocated once per call. Yields ``(p0, gp, i0, s, o, dup)``
+    per strip: planes ``p0 … p0+gp−1`` of ``x.reshape(-1, H, W)``, output rows
+    ``i0 … i0+s−1``, and ``o``, a (4, gp, s, tiles, bw) view with dl in
+    ``o[1]`` and dc in ``o[3]`` (``o[0]`` and ``o[2]`` are free scratch). Tile
+    j < Wo // bw holds output columns j·bw … j·bw+bw−1; a last tile, aligned
+    to the right edge, repeats its first ``dup`` columns from the tile before.
+    ``o`` is overwritten by the next strip.
     """
+    if x.dtype == torch.float64:
+        yield from _deficits_strips(x, y, window, k1, k2)
+    else:
+        yield from _deficits_tiles(x, y, window, k1, k2)
+
+
+def _finish_deficits(a: Tensor, d: Tensor, sp: Tensor, tq: Tensor, ku: Tensor, kv: Tensor, c1x2: float) -> None:
+    """In place: filtered planes (a, d, p, q) → (scratch, dl, scratch, dc); see _strip_deficits."""
+    sp.addcmul_(a, a, value=-1)  # s' = σx² + σy² + 2σxy + 2C2
+    tq.addcmul_(d, d, value=-1)  # t = σx² + σy² − 2σxy
+    sp.add_(tq)
+    tq.div_(sp)  # dc
+    a.add_(ku)  # A = μx + μy
+    d.add_(kv)  # D = μx − μy
+    d.mul_(d)
+    torch.addcmul(d, a, a, out=a)
+    a.add_(c1x2)
+    d.div_(a)  # dl
+
+
+def _deficits_strips(x: Tensor, y: Tensor, window: Tensor, k1: float, k2: float):
+    """float64 layout of :func:`_strip_deficits`: one centre per (strip, plane)."""
     n, c, h, w = x.shape
     k = window.numel()
     r = k - 1
     ho, wo = h - r, w - r
     planes = n * c
-    dtype, device = x.dtype, x.device
     x3 = x.reshape(planes, h, w)
     y3 = y.reshape(planes, h, w)
-    bw = min(tile_width(dtype, k), wo)
+    bw = min(tile_width(x.dtype, k), wo)
     n_tiles = -(-wo // bw)
     rb = row_block(k)
     s_min = min(ho, 2 * rb)
-    g = max(1, min(planes, NOGRAD_STRIP_ELEMENTS // (4 * w * s_min)))
-    s_max = min(ho, max(s_min, NOGRAD_STRIP_ELEMENTS // (4 * g * w)))
+    budget = NOGRAD_STRIP_BYTES // x.element_size()
+    g = max(1, min(planes, budget // (4 * w * s_min)))
+    s_max = min(ho, max(s_min, budget // (4 * g * w)))
     if s_max < ho:
         s_max = max(rb, s_max // rb * rb)
     p_buf = x.new_empty(4 * g * (s_max + r) * w)
     r_buf = x.new_empty(4 * g * s_max * w)
     o_buf = x.new_empty(n_tiles * 4 * g * s_max * bw)
-    c2 = torch.tensor(2.0 * k2 * k2, dtype=dtype, device=device)
-    c1x2 = 2.0 * k1 * k1
+    c2 = torch.tensor(2.0 * k2 * k2, dtype=x.dtype, device=x.device)
     for p0 in range(0, planes, g):
         gp = min(g, planes - p0)
         for i0 in range(0, ho, s_max):
@@ -235,12 +272,11 @@ def _strip_deficits(x: Tensor, y: Tensor, window: Tensor, k1: float, k2: float):
             rows = s + r
             xs = x3[p0 : p0 + gp, i0 : i0 + rows]
             ys = y3[p0 : p0 + gp, i0 : i0 + rows]
-            kx = xs.mean(dim=(-2, -1), keepdim=True)
-            ky = ys.mean(dim=(-2, -1), keepdim=True)
-            ku = kx + ky
-            kv = kx - ky
             pl = p_buf[: 4 * gp * rows * w].view(4 * gp, rows, w)
             pu, pv, pp, pq = pl.split(gp)
+            kx = xs.mean(dim=(-2, -1), keepdim=True)
+            ky = ys.mean(dim=(-2, -1), keepdim=True)
+            ku, kv = kx + ky, kx - ky
             torch.add(xs, ys, out=pu)
             pu.sub_(ku)
             torch.sub(xs, ys, out=pv)
@@ -251,29 +287,110 @@ def _strip_deficits(x: Tensor, y: Tensor, window: Tensor, k1: float, k2: float):
             rows_into(rw, pl, window)
             tiles = o_buf[: n_tiles * 4 * gp * s * bw].view(n_tiles, 4 * gp * s, bw)
             dup = col_tiles_into(tiles, rw.view(4 * gp * s, w), window)
-            o = tiles.view(n_tiles, 4, gp, s, bw)
-            a, d, sp, tq = o.unbind(1)
-            sp.addcmul_(a, a, value=-1)  # s' = σx² + σy² + 2σxy + 2C2
-            tq.addcmul_(d, d, value=-1)  # t = σx² + σy² − 2σxy
-            sp.add_(tq)
-            tq.div_(sp)  # dc
-            a.add_(ku.view(1, gp, 1, 1))  # A = μx + μy
-            d.add_(kv.view(1, gp, 1, 1))  # D = μx − μy
-            d.mul_(d)
-            torch.addcmul(d, a, a, out=a)
-            a.add_(c1x2)
-            d.div_(a)  # dl
+            o = tiles.view(n_tiles, 4, gp, s, bw).permute(1, 2, 3, 0, 4)
+            a, d, sp, tq = o.unbind(0)
+            _finish_deficits(a, d, sp, tq, ku.view(gp, 1, 1, 1), kv.view(gp, 1, 1, 1), 2.0 * k1 * k1)
             yield p0, gp, i0, s, o, dup
 
 
+def _deficits_tiles(x: Tensor, y: Tensor, window: Tensor, k1: float, k2: float):
+    """float32 layout of :func:`_strip_deficits`: square centring tiles.
+
+    A run of strips holds ``nv`` rows of tiles, each tile CENTRE_TILE output
+    rows by CENTRE_TILE output columns, copied with its K−1 overlap into a
+    (4·planes·nv, CENTRE_TILE+K−1, tiles·(CENTRE_TILE+K−1)) buffer and
+    centred on the mean of its middle row. The row pass is one band GEMM per
+    row block over all of them, the column pass one batched GEMM of two
+    half-tiles (a narrower band runs faster).
+    """
+    n, c, h, w = x.shape
+    k = window.numel()
+    r = k - 1
+    ho, wo = h - r, w - r
+    planes = n * c
+    x3 = x.reshape(planes, h, w)
+    y3 = y.reshape(planes, h, w)
+    if x3.stride(-1) != 1:
+        x3 = x3.contiguous()
+    if y3.stride(-1) != 1:
+        y3 = y3.contiguous()
+    bw = min(CENTRE_TILE, wo)
+    n_tiles = -(-wo // bw)
+    full = wo // bw
+    tw = bw + r
+    th = min(CENTRE_TILE, ho)  # output rows per tile
+    row_len = n_tiles * tw
+    budget = NOGRAD_STRIP_BYTES // x.element_size()
+    g = max(1, min(planes, budget // (4 * row_len * (th + r))))
+    nv_max = max(1, min(ho // th, budget // (4 * g * row_len * (th + r))))
+    # (first output row, tile rows, output rows per tile): full tiles, then the remainder
+    runs = []
+    i = 0
+    while i < ho:
+        if ho - i >= th:
+            nv = min(nv_max, (ho - i) // th)
+            runs.append((i, nv, th))
+            i += nv * th
+        else:
+            runs.append((i, 1, ho - i))
+            i = ho
+    p_buf = x.new_empty(4 * g * nv_max * (th + r) * row_len)
+    r_buf = x.new_empty(4 * g * nv_max * th * row_len)
+    o_buf = x.new_empty(4 * g * nv_max * th * n_tiles * bw)
+    band_t = _band(bw, window).t()
+    half = bw // 2
+    half_t = _band(half, window).t().expand(2, half + r, half) if bw % 2 == 0 and bw >= 16 else None
+    c2 = torch.tensor(2.0 * k2 * k2, dtype=x.dtype, device=x.device)
+    for p0 in range(0, planes, g):
+        gp = min(g, planes - p0)
+        for i0, nv, t_h in runs:
+            rows = t_h + r
+            b = 4 * gp * nv  # batch of (plane kind, plane, tile row)
+            pt = p_buf[: b * rows * row_len].view(4, gp, nv, rows, n_tiles, tw)
+            pu, pv, pp, pq = pt.unbind(0)
+            xs, ys = x3[p0 : p0 + gp], y3[p0 : p0 + gp]
+            base = i0 * x3.stride(1)
+            if full:
+                shape = (gp, nv, rows, full, tw)
+                vx = xs.as_strided(shape, (x3.stride(0), t_h * w, w, bw, 1), xs.storage_offset() + base)
+                vy = ys.as_strided(shape, (y3.stride(0), t_h * w, w, bw, 1), ys.storage_offset() + base)
+                torch.add(vx, vy, out=pu[..., :full, :])
+                torch.sub(vx, vy, out=pv[..., :full, :])
+            if full < n_tiles:
+                shape = (gp, nv, rows, tw)
+                off = base + w - tw
+                lx = xs.as_strided(shape, (x3.stride(0), t_h * w, w, 1), xs.storage_offset() + off)
+                ly = ys.as_strided(shape, (y3.stride(0), t_h * w, w, 1), ys.storage_offset() + off)
+                torch.add(lx, ly, out=pu[..., full, :])
+                torch.sub(lx, ly, out=pv[..., full, :])
+            ku = pu[:, :, rows // 2].mean(dim=-1).view(gp, nv, 1, n_tiles, 1)
+            kv = pv[:, :, rows // 2].mean(dim=-1).view(gp, nv, 1, n_tiles, 1)
+            pu.sub_(ku)
+            pv.sub_(kv)
+            torch.addcmul(c2, pu, pu, out=pp)
+            torch.mul(pv, pv, out=pq)
+            rw = r_buf[: b * t_h * row_len].view(b, t_h, row_len)
+            rows_into(rw, pt.view(b, rows, row_len), window)
+            m = b * t_h * n_tiles
+            o6 = o_buf[: m * bw].view(4, gp, nv, t_h, n_tiles, bw)
+            if half_t is not None:
+                src = rw.as_strided((2, m, half + r), (half, tw, 1))
+                torch.bmm(src, half_t, out=o6.view(m, bw).as_strided((2, m, half), (half, bw, 1)))
+            else:
+                torch.mm(rw.view(m, tw), band_t, out=o6.view(m, bw))
+            a, d, sp, tq = o6.unbind(0)
+            _finish_deficits(a, d, sp, tq, ku, kv, 2.0 * k1 * k1)
+            yield p0, gp, i0, nv * t_h, o6.view(4, gp, nv * t_h, n_tiles, bw), n_tiles * bw - wo
+
+
 def _tiles_to_map(dst: Tensor, src: Tensor, dup: int) -> None:
-    """Copy tiles (tiles, gp, s, bw) into image rows ``dst`` (gp, s, Wo)."""
-    n_tiles, _, _, bw = src.shape
+    """Copy a (gp, s, tiles, bw) tile view into image rows ``dst`` (gp, s, Wo)."""
+    n_tiles, bw = src.shape[-2:]
     full = dst.shape[-1] // bw
     if full:
-        dst[..., : full * bw].unflatten(-1, (full, bw)).copy_(src[:full].permute(1, 2, 0, 3))
+        dst[..., : full * bw].unflatten(-1, (full, bw)).copy_(src[:, :, :full])
     if full < n_tiles:
-        dst[..., full * bw :].copy_(src[full, :, :, dup:])
+        dst[..., full * bw :].copy_(src[:, :, full, dup:])
 
 
 def _mean_ssim_cs_nograd(
@@ -286,21 +403,21 @@ def _mean_ssim_cs_nograd(
     ho, wo = h - k + 1, w - k + 1
     sums = torch.zeros(3, n * c, dtype=torch.float64, device=x.device)  # Σdl, Σ dl·dc, Σdc
     smap = x.new_empty(n * c, ho, wo) if keep_map else None
+    one = torch.ones((), dtype=x.dtype, device=x.device)
     for p0, gp, i0, s, o, dup in _strip_deficits(x, y, window, k1, k2):
-        a, d, sp, tq = o.unbind(1)
+        a, d, sp, tq = o.unbind(0)
         if smap is not None:  # ssim = (1 − 2dl)(1 − 2dc)
-            one = torch.ones((), dtype=x.dtype, device=x.device)
             torch.add(one, d, alpha=-2.0, out=a)
             a.mul_(torch.add(one, tq, alpha=-2.0, out=sp))
             _tiles_to_map(smap[p0 : p0 + gp, i0 : i0 + s], a, dup)
         torch.mul(d, tq, out=sp)
         if dup:
-            o[-1, 1:, :, :, :dup] = 0
-        part = o[:, 1:]  # (tiles, 3, gp, s, bw): dl, dl·dc, dc
+            o[1:, :, :, -1, :dup] = 0
+        terms = o[1:]  # (3, gp, s, tiles, bw): dl, dl·dc, dc
         if x.dtype == torch.float64:
-            sums[:, p0 : p0 + gp] += part.sum(dim=(0, 3, 4))
-        else:  # float32 within each 16-wide tile row, float64 above
-            sums[:, p0 : p0 + gp] += part.sum(dim=-1).sum(dim=(0, 3), dtype=torch.float64)
+            sums[:, p0 : p0 + gp] += terms.sum(dim=(2, 3, 4))
+        else:  # float32 within each tile row, float64 above
+            sums[:, p0 : p0 + gp] += terms.sum(dim=-1).sum(dim=(2, 3), dtype=torch.float64)
     count = float(ho * wo)
     dl, dldc, dc = sums.unbind(0)
     mean_cs = (count - 2.0 * dc) / count
@@ -317,7 +434,7 @@ def _lum_cs_maps_nograd(x: Tensor, y: Tensor, window: Tensor, k1: float, k2: flo
     cs = x.new_empty(n * c, ho, wo)
     one = torch.ones((), dtype=x.dtype, device=x.device)
     for p0, gp, i0, s, o, dup in _strip_deficits(x, y, window, k1, k2):
-        a, d, sp, tq = o.unbind(1)
+        a, d, sp, tq = o.unbind(0)
         _tiles_to_map(lum[p0 : p0 + gp, i0 : i0 + s], torch.add(one, d, alpha=-2.0, out=a), dup)
         _tiles_to_map(cs[p0 : p0 + gp, i0 : i0 + s], torch.add(one, tq, alpha=-2.0, out=sp), dup)
     return lum.view(n, c, ho, wo), cs.view(n, c, ho, wo)
