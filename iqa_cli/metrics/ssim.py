@@ -383,14 +383,21 @@ def _deficits_tiles(x: Tensor, y: Tensor, window: Tensor, k1: float, k2: float):
             yield p0, gp, i0, nv * t_h, o6.view(4, gp, nv * t_h, n_tiles, bw), n_tiles * bw - wo
 
 
-def _tiles_to_map(dst: Tensor, src: Tensor, dup: int) -> None:
-    """Copy a (gp, s, tiles, bw) tile view into image rows ``dst`` (gp, s, Wo)."""
+def _tiles_to_map(dst: Tensor, src: Tensor, dup: int, factor: Tensor | None = None) -> None:
+    """Write a (gp, s, tiles, bw) tile view (times ``factor``, same layout, if
+    given) into image rows ``dst`` (gp, s, Wo)."""
     n_tiles, bw = src.shape[-2:]
     full = dst.shape[-1] // bw
+    parts = []
     if full:
-        dst[..., : full * bw].unflatten(-1, (full, bw)).copy_(src[:, :, :full])
+        parts.append((dst[..., : full * bw].unflatten(-1, (full, bw)), (slice(None), slice(None), slice(0, full))))
     if full < n_tiles:
-        dst[..., full * bw :].copy_(src[:, :, full, dup:])
+        parts.append((dst[..., full * bw :], (slice(None), slice(None), full, slice(dup, None))))
+    for out, idx in parts:
+        if factor is None:
+            out.copy_(src[idx])
+        else:
+            torch.mul(src[idx], factor[idx], out=out)
 
 
 def _mean_ssim_cs_nograd(
@@ -406,10 +413,10 @@ def _mean_ssim_cs_nograd(
     one = torch.ones((), dtype=x.dtype, device=x.device)
     for p0, gp, i0, s, o, dup in _strip_deficits(x, y, window, k1, k2):
         a, d, sp, tq = o.unbind(0)
-        if smap is not None:  # ssim = (1 − 2dl)(1 − 2dc)
+        if smap is not None:  # ssim = (1 − 2dl)(1 − 2dc), written straight into the map
             torch.add(one, d, alpha=-2.0, out=a)
-            a.mul_(torch.add(one, tq, alpha=-2.0, out=sp))
-            _tiles_to_map(smap[p0 : p0 + gp, i0 : i0 + s], a, dup)
+            torch.add(one, tq, alpha=-2.0, out=sp)
+            _tiles_to_map(smap[p0 : p0 + gp, i0 : i0 + s], a, dup, sp)
         torch.mul(d, tq, out=sp)
         if dup:
             o[1:, :, :, -1, :dup] = 0
