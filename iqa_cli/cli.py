@@ -15,7 +15,13 @@ from typing import Any, Callable, Iterable
 
 import click
 
-from ._version import __version__
+# torch's OpenMP threads busy-wait between parallel regions by default. On a shared
+# CI machine (other jobs on the same cores) that turned a 3 s batch into 150 s of
+# spinning; passive waiting costs little when the machine is idle. Set before torch
+# is imported; an explicit OMP_WAIT_POLICY in the environment wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from ._version import __version__  # noqa: E402
 from .errors import IqaError, UsageError
 from .metrics.registry import METRICS, resolve_metric_names
 from .results import ERROR, MISSING_DISTORTED, MISSING_REFERENCE, PairResult, Settings, summarize
