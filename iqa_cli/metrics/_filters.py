@@ -269,9 +269,9 @@ def matlab_box_decimate(x: Tensor, f: int) -> Tensor:
     ph = (pre, post) if pre or h % f else (0, 0)
     pw = (pre, post) if pre or w % f else (0, 0)
     xp = symmetric_pad(x, *ph, *pw)
-    if f == 2 and not (torch.is_grad_enabled() and xp.requires_grad):
+    if f == 2 and xp.device.type == "cpu" and not (torch.is_grad_enabled() and xp.requires_grad):
         # avg_pool2d's own loop, written as strided adds in its order
-        # ((x00 + x01) + x10) + x11, then / 4: bit-identical, 2-4x faster on CPU.
+        # ((x00 + x01) + x10) + x11, then / 4: bit-identical on the CPU, 2-4x faster.
         h2, w2 = xp.shape[-2] // 2 * 2, xp.shape[-1] // 2 * 2
         out = xp[..., 0:h2:2, 0:w2:2] + xp[..., 0:h2:2, 1:w2:2]
         out += xp[..., 1:h2:2, 0:w2:2]
