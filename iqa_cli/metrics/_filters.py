@@ -11,7 +11,9 @@ a handful of batched matmuls.
 from __future__ import annotations
 
 import math
+import threading
 from functools import lru_cache
+from typing import Callable, Iterable
 
 import torch
 import torch.nn.functional as F
@@ -128,6 +130,59 @@ def _filter_cols(x: Tensor, taps: Tensor) -> Tensor:
     return torch.cat(parts, dim=-1)
 
 
+def run_parallel(items: Iterable, make: Callable[[], Callable], device: torch.device) -> None:
+    """Call ``process(item)`` for every item, where each worker gets its own
+    ``process = make()`` (its own buffers).
+
+    On the CPU the items are shared out among ``torch.get_num_threads()``
+    Python threads, each running torch single-threaded
+    (``torch.set_num_threads(1)`` in the worker, the caller's count restored
+    on exit; torch releases the GIL inside its kernels). The strip kernels
+    issue hundreds of small operations; letting OpenMP split each of them
+    costs a thread wake-up per operation, which with
+    ``OMP_WAIT_POLICY=PASSIVE`` (the CLI's setting) made them 3-5x slower
+    than a single thread, and spinning workers slow everything else down on
+    a busy machine. Items must be independent; the order in which they run
+    is not fixed. Elsewhere (CUDA) or with one thread, the items run in order
+    in the calling thread.
+    """
+    items = list(items)
+    workers = min(len(items), torch.get_num_threads() if device.type == "cpu" else 1)
+    if workers <= 1:
+        process = make()
+        for item in items:
+            process(item)
+        return
+    todo = iter(items)
+    lock = threading.Lock()
+    errors: list[BaseException] = []
+    threads_before = torch.get_num_threads()
+
+    def work() -> None:
+        torch.set_num_threads(1)
+        try:
+            with torch.no_grad():
+                process = make()
+                while not errors:
+                    with lock:
+                        item = next(todo, None)
+                    if item is None:
+                        break
+                    process(item)
+        except BaseException as e:  # noqa: BLE001 - re-raised in the caller
+            errors.append(e)
+        finally:
+            torch.set_num_threads(threads_before)  # also the default that new threads inherit
+
+    pool = [threading.Thread(target=work, name=f"iqa-strips-{i}", daemon=True) for i in range(workers)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    if errors:
+        raise errors[0]
+
+
 def rows_into(out: Tensor, x: Tensor, taps: Tensor) -> Tensor:
     """No-grad valid correlation along dim -2 of ``x`` (..., H, W) into ``out``
     (..., H-K+1, W): one band GEMM per :func:`row_block` output rows, in place."""
@@ -186,19 +241,26 @@ def _filter_valid_nograd(x: Tensor, taps: Tensor) -> Tensor:
     n_tiles = -(-wo // bw)
     full = wo // bw
     s = max(row_block(k), min(ho, FILTER_STRIP_ELEMENTS // max(1, m * w)))
-    rows = x.new_empty(m, s, w)
-    tiles = x.new_empty(n_tiles, m * s, bw)
     out = x.new_empty(m, ho, wo)
-    for i0 in range(0, ho, s):
-        n = min(s, ho - i0)
-        r = rows[:, :n] if n == s else x.new_empty(m, n, w)
-        rows_into(r, x3[:, i0 : i0 + n + k - 1], taps)
-        t = tiles[:, : m * n] if n == s else x.new_empty(n_tiles, m * n, bw)
-        dup = col_tiles_into(t, r.view(m * n, w), taps)
-        o = out[:, i0 : i0 + n]
-        o[..., : full * bw].unflatten(-1, (full, bw)).copy_(t[:full].view(full, m, n, bw).permute(1, 2, 0, 3))
-        if full < n_tiles:
-            o[..., full * bw :].copy_(t[full, :, dup:].view(m, n, bw - dup))
+
+    def make():
+        rows = x.new_empty(m, s, w)
+        tiles = x.new_empty(n_tiles, m * s, bw)
+
+        def process(i0: int) -> None:
+            n = min(s, ho - i0)
+            r = rows[:, :n] if n == s else x.new_empty(m, n, w)
+            rows_into(r, x3[:, i0 : i0 + n + k - 1], taps)
+            t = tiles[:, : m * n] if n == s else x.new_empty(n_tiles, m * n, bw)
+            dup = col_tiles_into(t, r.view(m * n, w), taps)
+            o = out[:, i0 : i0 + n]
+            o[..., : full * bw].unflatten(-1, (full, bw)).copy_(t[:full].view(full, m, n, bw).permute(1, 2, 0, 3))
+            if full < n_tiles:
+                o[..., full * bw :].copy_(t[full, :, dup:].view(m, n, bw - dup))
+
+        return process
+
+    run_parallel(range(0, ho, s), make, x.device)
     return out.view(lead + (ho, wo))
 
 
@@ -212,8 +274,9 @@ def filter_valid(x: Tensor, taps: Tensor) -> Tensor:
     Without autograd the rows are filtered with band GEMMs of
     :func:`row_block` output rows and the columns with one batched GEMM over
     overlapping column tiles (:func:`col_tiles_into`), strip by strip of rows
-    so that the intermediate stays in cache; with autograd the original
-    blocked path (``torch.cat`` of band products) is kept.
+    so that the intermediate stays in cache (strips shared out among threads,
+    :func:`run_parallel`); with autograd the original blocked path
+    (``torch.cat`` of band products) is kept.
     """
     if torch.is_grad_enabled() and (x.requires_grad or taps.requires_grad):
         return _filter_cols(_filter_rows(x, taps), taps)

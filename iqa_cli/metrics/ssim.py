@@ -41,6 +41,7 @@ from ._filters import (
     matlab_round,
     row_block,
     rows_into,
+    run_parallel,
     tile_width,
 )
 
@@ -192,7 +193,7 @@ def strips(height: int, window_size: int, row_elements: int) -> list[slice]:
 CENTRE_TILE = 32  # float32: output columns per centring tile (see _strip_deficits)
 
 
-def _strip_deficits(x: Tensor, y: Tensor, window: Tensor, k1: float, k2: float):
+def _strip_deficits(x: Tensor, y: Tensor, window: Tensor, k1: float, k2: float, consume) -> None:
     """No-grad SSIM terms strip by strip (used by :func:`mean_ssim_cs` and
     :func:`lum_cs_maps` when no gradient is needed).
 
@@ -226,18 +227,30 @@ def _strip_deficits(x: Tensor, y: Tensor, window: Tensor, k1: float, k2: float):
       one centre per strip, and keep float32 within ~1e-7 of float64 on the
       spec pairs (one centre per strip: up to ~1e-6).
 
-    Every buffer is allocated once per call. Yields ``(p0, gp, i0, s, o, dup)``
-    per strip: planes ``p0 … p0+gp−1`` of ``x.reshape(-1, H, W)``, output rows
-    ``i0 … i0+s−1``, and ``o``, a (4, gp, s, tiles, bw) view with dl in
+    Threads: on the CPU the strips are shared out among
+    ``torch.get_num_threads()`` worker threads, each running torch
+    single-threaded on its own buffers (:func:`~._filters.run_parallel`).
+    Strips are independent and their sums are added in a fixed order, so
+    results do not depend on the number of threads.
+
+    Calls ``consume(p0, gp, i0, s, o, dup)`` once per strip, possibly from a
+    worker thread: planes ``p0 … p0+gp−1`` of ``x.reshape(-1, H, W)``, output
+    rows ``i0 … i0+s−1``, and ``o``, a (4, gp, s, tiles, bw) view with dl in
     ``o[1]`` and dc in ``o[3]`` (``o[0]`` and ``o[2]`` are free scratch). Tile
     j < Wo // bw holds output columns j·bw … j·bw+bw−1; a last tile, aligned
     to the right edge, repeats its first ``dup`` columns from the tile before.
-    ``o`` is overwritten by the next strip.
+    ``o`` is overwritten by the worker's next strip.
     """
     if x.dtype == torch.float64:
-        yield from _deficits_strips(x, y, window, k1, k2)
+        items, make = _deficits_strips(x, y, window, k1, k2)
     else:
-        yield from _deficits_tiles(x, y, window, k1, k2)
+        items, make = _deficits_tiles(x, y, window, k1, k2)
+
+    def make_process():
+        compute = make()
+        return lambda item: consume(*compute(item))
+
+    run_parallel(items, make_process, x.device)
 
 
 def _finish_deficits(a: Tensor, d: Tensor, sp: Tensor, tq: Tensor, ku: Tensor, kv: Tensor, c1x2: float) -> None:
@@ -255,7 +268,10 @@ def _finish_deficits(a: Tensor, d: Tensor, sp: Tensor, tq: Tensor, ku: Tensor, k
 
 
 def _deficits_strips(x: Tensor, y: Tensor, window: Tensor, k1: float, k2: float):
-    """float64 layout of :func:`_strip_deficits`: one centre per (strip, plane)."""
+    """float64 layout of :func:`_strip_deficits`: one centre per (strip, plane).
+
+    Returns ``(items, make)``: the strips, and a factory of ``compute(item)``
+    functions, each with its own buffers."""
     n, c, h, w = x.shape
     k = window.numel()
     r = k - 1
@@ -272,14 +288,17 @@ def _deficits_strips(x: Tensor, y: Tensor, window: Tensor, k1: float, k2: float)
     s_max = min(ho, max(s_min, budget // (4 * g * w)))
     if s_max < ho:
         s_max = max(rb, s_max // rb * rb)
-    p_buf = x.new_empty(4 * g * (s_max + r) * w)
-    r_buf = x.new_empty(4 * g * s_max * w)
-    o_buf = x.new_empty(n_tiles * 4 * g * s_max * bw)
-    c2 = torch.tensor(2.0 * k2 * k2, dtype=x.dtype, device=x.device)
-    for p0 in range(0, planes, g):
-        gp = min(g, planes - p0)
-        for i0 in range(0, ho, s_max):
-            s = min(s_max, ho - i0)
+    items = [(p0, min(g, planes - p0), i0, min(s_max, ho - i0)) for p0 in range(0, planes, g) for i0 in range(0, ho, s_max)]
+    c1x2 = 2.0 * k1 * k1
+
+    def make():
+        p_buf = x.new_empty(4 * g * (s_max + r) * w)
+        r_buf = x.new_empty(4 * g * s_max * w)
+        o_buf = x.new_empty(n_tiles * 4 * g * s_max * bw)
+        c2 = torch.tensor(2.0 * k2 * k2, dtype=x.dtype, device=x.device)
+
+        def compute(item):
+            p0, gp, i0, s = item
             rows = s + r
             xs = x3[p0 : p0 + gp, i0 : i0 + rows]
             ys = y3[p0 : p0 + gp, i0 : i0 + rows]
@@ -300,19 +319,24 @@ def _deficits_strips(x: Tensor, y: Tensor, window: Tensor, k1: float, k2: float)
             dup = col_tiles_into(tiles, rw.view(4 * gp * s, w), window)
             o = tiles.view(n_tiles, 4, gp, s, bw).permute(1, 2, 3, 0, 4)
             a, d, sp, tq = o.unbind(0)
-            _finish_deficits(a, d, sp, tq, ku.view(gp, 1, 1, 1), kv.view(gp, 1, 1, 1), 2.0 * k1 * k1)
-            yield p0, gp, i0, s, o, dup
+            _finish_deficits(a, d, sp, tq, ku.view(gp, 1, 1, 1), kv.view(gp, 1, 1, 1), c1x2)
+            return p0, gp, i0, s, o, dup
+
+        return compute
+
+    return items, make
 
 
 def _deficits_tiles(x: Tensor, y: Tensor, window: Tensor, k1: float, k2: float):
     """float32 layout of :func:`_strip_deficits`: square centring tiles.
 
-    A run of strips holds ``nv`` rows of tiles, each tile CENTRE_TILE output
-    rows by CENTRE_TILE output columns, copied with its K−1 overlap into a
+    A strip holds ``nv`` rows of tiles, each tile CENTRE_TILE output rows by
+    CENTRE_TILE output columns, copied with its K−1 overlap into a
     (4·planes·nv, CENTRE_TILE+K−1, tiles·(CENTRE_TILE+K−1)) buffer and
     centred on the mean of its middle row. The row pass is one band GEMM per
     row block over all of them, the column pass one batched GEMM of two
-    half-tiles (a narrower band runs faster).
+    half-tiles (a narrower band runs faster). Returns ``(items, make)`` as
+    :func:`_deficits_strips`.
     """
     n, c, h, w = x.shape
     k = window.numel()
@@ -334,8 +358,7 @@ def _deficits_tiles(x: Tensor, y: Tensor, window: Tensor, k1: float, k2: float):
     budget = NOGRAD_STRIP_BYTES // x.element_size()
     g = max(1, min(planes, budget // (4 * row_len * (th + r))))
     nv_max = max(1, min(ho // th, budget // (4 * g * row_len * (th + r))))
-    # (first output row, tile rows, output rows per tile): full tiles, then the remainder
-    runs = []
+    runs = []  # (first output row, tile rows, output rows per tile): full tiles, then the remainder
     i = 0
     while i < ho:
         if ho - i >= th:
@@ -345,16 +368,20 @@ def _deficits_tiles(x: Tensor, y: Tensor, window: Tensor, k1: float, k2: float):
         else:
             runs.append((i, 1, ho - i))
             i = ho
-    p_buf = x.new_empty(4 * g * nv_max * (th + r) * row_len)
-    r_buf = x.new_empty(4 * g * nv_max * th * row_len)
-    o_buf = x.new_empty(4 * g * nv_max * th * n_tiles * bw)
+    items = [(p0, min(g, planes - p0), i0, nv, t_h) for p0 in range(0, planes, g) for i0, nv, t_h in runs]
     band_t = _band(bw, window).t()
     half = bw // 2
     half_t = _band(half, window).t().expand(2, half + r, half) if bw % 2 == 0 and bw >= 16 else None
-    c2 = torch.tensor(2.0 * k2 * k2, dtype=x.dtype, device=x.device)
-    for p0 in range(0, planes, g):
-        gp = min(g, planes - p0)
-        for i0, nv, t_h in runs:
+    c1x2 = 2.0 * k1 * k1
+
+    def make():
+        p_buf = x.new_empty(4 * g * nv_max * (th + r) * row_len)
+        r_buf = x.new_empty(4 * g * nv_max * th * row_len)
+        o_buf = x.new_empty(4 * g * nv_max * th * n_tiles * bw)
+        c2 = torch.tensor(2.0 * k2 * k2, dtype=x.dtype, device=x.device)
+
+        def compute(item):
+            p0, gp, i0, nv, t_h = item
             rows = t_h + r
             b = 4 * gp * nv  # batch of (plane kind, plane, tile row)
             pt = p_buf[: b * rows * row_len].view(4, gp, nv, rows, n_tiles, tw)
@@ -390,8 +417,12 @@ def _deficits_tiles(x: Tensor, y: Tensor, window: Tensor, k1: float, k2: float):
             else:
                 torch.mm(rw.view(m, tw), band_t, out=o6.view(m, bw))
             a, d, sp, tq = o6.unbind(0)
-            _finish_deficits(a, d, sp, tq, ku, kv, 2.0 * k1 * k1)
-            yield p0, gp, i0, nv * t_h, o6.view(4, gp, nv * t_h, n_tiles, bw), n_tiles * bw - wo
+            _finish_deficits(a, d, sp, tq, ku, kv, c1x2)
+            return p0, gp, i0, nv * t_h, o6.view(4, gp, nv * t_h, n_tiles, bw), n_tiles * bw - wo
+
+        return compute
+
+    return items, make
 
 
 def _tiles_to_map(dst: Tensor, src: Tensor, dup: int, factor: Tensor | None = None) -> None:
@@ -419,10 +450,11 @@ def _mean_ssim_cs_nograd(
     n, c, h, w = x.shape
     k = window.numel()
     ho, wo = h - k + 1, w - k + 1
-    sums = torch.zeros(3, n * c, dtype=torch.float64, device=x.device)  # Σdl, Σ dl·dc, Σdc
     smap = x.new_empty(n * c, ho, wo) if keep_map else None
     one = torch.ones((), dtype=x.dtype, device=x.device)
-    for p0, gp, i0, s, o, dup in _strip_deficits(x, y, window, k1, k2):
+    parts: dict[tuple[int, int], tuple[int, Tensor]] = {}  # (first plane, first row) -> (planes, sums (3, planes))
+
+    def consume(p0: int, gp: int, i0: int, s: int, o: Tensor, dup: int) -> None:
         a, d, sp, tq = o.unbind(0)
         if smap is not None:  # ssim = (1 − 2dl)(1 − 2dc), written straight into the map
             torch.add(one, d, alpha=-2.0, out=a)
@@ -433,9 +465,15 @@ def _mean_ssim_cs_nograd(
             o[1:, :, :, -1, :dup] = 0
         terms = o[1:]  # (3, gp, s, tiles, bw): dl, dl·dc, dc
         if x.dtype == torch.float64:
-            sums[:, p0 : p0 + gp] += terms.sum(dim=(2, 3, 4))
+            part = terms.sum(dim=(2, 3, 4))
         else:  # float32 within each tile row, float64 above
-            sums[:, p0 : p0 + gp] += terms.sum(dim=-1).sum(dim=(2, 3), dtype=torch.float64)
+            part = terms.sum(dim=-1).sum(dim=(2, 3), dtype=torch.float64)
+        parts[(p0, i0)] = (gp, part)
+
+    _strip_deficits(x, y, window, k1, k2, consume)
+    sums = torch.zeros(3, n * c, dtype=torch.float64, device=x.device)  # Σdl, Σ dl·dc, Σdc
+    for (p0, _), (gp, part) in sorted(parts.items()):  # a fixed order: independent of threads
+        sums[:, p0 : p0 + gp] += part
     count = float(ho * wo)
     dl, dldc, dc = sums.unbind(0)
     mean_cs = (count - 2.0 * dc) / count
@@ -451,10 +489,13 @@ def _lum_cs_maps_nograd(x: Tensor, y: Tensor, window: Tensor, k1: float, k2: flo
     lum = x.new_empty(n * c, ho, wo)
     cs = x.new_empty(n * c, ho, wo)
     one = torch.ones((), dtype=x.dtype, device=x.device)
-    for p0, gp, i0, s, o, dup in _strip_deficits(x, y, window, k1, k2):
+
+    def consume(p0: int, gp: int, i0: int, s: int, o: Tensor, dup: int) -> None:
         a, d, sp, tq = o.unbind(0)
         _tiles_to_map(lum[p0 : p0 + gp, i0 : i0 + s], torch.add(one, d, alpha=-2.0, out=a), dup)
         _tiles_to_map(cs[p0 : p0 + gp, i0 : i0 + s], torch.add(one, tq, alpha=-2.0, out=sp), dup)
+
+    _strip_deficits(x, y, window, k1, k2, consume)
     return lum.view(n, c, ho, wo), cs.view(n, c, ho, wo)
 
 
