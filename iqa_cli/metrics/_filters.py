@@ -130,6 +130,11 @@ def _filter_cols(x: Tensor, taps: Tensor) -> Tensor:
     return torch.cat(parts, dim=-1)
 
 
+def parallel_items(device: torch.device) -> int:
+    """How many work items :func:`run_parallel` can run at once."""
+    return max(1, torch.get_num_threads()) if device.type == "cpu" else 1
+
+
 def run_parallel(items: Iterable, make: Callable[[], Callable], device: torch.device) -> None:
     """Call ``process(item)`` for every item, where each worker gets its own
     ``process = make()`` (its own buffers).
@@ -143,20 +148,28 @@ def run_parallel(items: Iterable, make: Callable[[], Callable], device: torch.de
     ``OMP_WAIT_POLICY=PASSIVE`` (the CLI's setting) made them 3-5x slower
     than a single thread, and spinning workers slow everything else down on
     a busy machine. Items must be independent; the order in which they run
-    is not fixed. Elsewhere (CUDA) or with one thread, the items run in order
-    in the calling thread.
+    is not fixed. A single item runs in the calling thread (torch
+    single-threaded meanwhile); on CUDA the items run in order in the calling
+    thread.
     """
     items = list(items)
-    workers = min(len(items), torch.get_num_threads() if device.type == "cpu" else 1)
+    threads_before = torch.get_num_threads()
+    workers = min(len(items), threads_before if device.type == "cpu" else 1)
     if workers <= 1:
-        process = make()
-        for item in items:
-            process(item)
+        single = device.type == "cpu" and threads_before > 1
+        if single:  # one item: one thread, without OpenMP wake-ups
+            torch.set_num_threads(1)
+        try:
+            process = make()
+            for item in items:
+                process(item)
+        finally:
+            if single:
+                torch.set_num_threads(threads_before)
         return
     todo = iter(items)
     lock = threading.Lock()
     errors: list[BaseException] = []
-    threads_before = torch.get_num_threads()
 
     def work() -> None:
         torch.set_num_threads(1)
@@ -240,7 +253,7 @@ def _filter_valid_nograd(x: Tensor, taps: Tensor) -> Tensor:
     bw = min(tile_width(x.dtype, k), wo)
     n_tiles = -(-wo // bw)
     full = wo // bw
-    s = max(row_block(k), min(ho, FILTER_STRIP_ELEMENTS // max(1, m * w)))
+    s = max(row_block(k), min(ho, FILTER_STRIP_ELEMENTS // max(1, m * w), -(-ho // parallel_items(x.device))))
     out = x.new_empty(m, ho, wo)
 
     def make():

@@ -40,6 +40,7 @@ from ._filters import (
     matlab_box_decimate,
     matlab_round,
     row_block,
+    parallel_items,
     rows_into,
     run_parallel,
     tile_width,
@@ -286,6 +287,9 @@ def _deficits_strips(x: Tensor, y: Tensor, window: Tensor, k1: float, k2: float)
     budget = NOGRAD_STRIP_BYTES // x.element_size()
     g = max(1, min(planes, budget // (4 * w * s_min)))
     s_max = min(ho, max(s_min, budget // (4 * g * w)))
+    groups = -(-planes // g)
+    if groups < parallel_items(x.device):  # at least one strip per thread, strips of ≥ 2 row blocks
+        s_max = min(s_max, max(s_min, -(-ho // -(-parallel_items(x.device) // groups))))
     if s_max < ho:
         s_max = max(rb, s_max // rb * rb)
     items = [(p0, min(g, planes - p0), i0, min(s_max, ho - i0)) for p0 in range(0, planes, g) for i0 in range(0, ho, s_max)]
@@ -358,6 +362,9 @@ def _deficits_tiles(x: Tensor, y: Tensor, window: Tensor, k1: float, k2: float):
     budget = NOGRAD_STRIP_BYTES // x.element_size()
     g = max(1, min(planes, budget // (4 * row_len * (th + r))))
     nv_max = max(1, min(ho // th, budget // (4 * g * row_len * (th + r))))
+    groups = -(-planes // g)
+    if groups < parallel_items(x.device):  # at least one strip per thread where there are enough tile rows
+        nv_max = max(1, min(nv_max, -(-(ho // th) // -(-parallel_items(x.device) // groups))))
     runs = []  # (first output row, tile rows, output rows per tile): full tiles, then the remainder
     i = 0
     while i < ho:
