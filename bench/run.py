@@ -36,6 +36,27 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+
+def _omp_wait_policy(argv: list[str]) -> None:
+    """Like the CLI, default OMP_WAIT_POLICY to PASSIVE; it must be set before
+    torch is imported, so ``--omp-wait-policy`` is read here, ahead of argparse."""
+    value = None
+    for i, a in enumerate(argv):
+        if a == "--omp-wait-policy" and i + 1 < len(argv):
+            value = argv[i + 1]
+        elif a.startswith("--omp-wait-policy="):
+            value = a.split("=", 1)[1]
+    if value is None:
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    elif value.lower() == "unset":
+        os.environ.pop("OMP_WAIT_POLICY", None)
+    else:
+        os.environ["OMP_WAIT_POLICY"] = value.upper()
+
+
+if __name__ == "__main__":
+    _omp_wait_policy(sys.argv[1:])
+
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from rich.console import Console  # noqa: E402
@@ -468,6 +489,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's own)")
     ap.add_argument("--quick", action="store_true", help="small, fast run")
     ap.add_argument("--no-startup", action="store_true", help="skip the start-up timings")
+    ap.add_argument("--omp-wait-policy", choices=["PASSIVE", "ACTIVE", "passive", "active", "unset"], default=None,
+                    help="OMP_WAIT_POLICY for this run (default: PASSIVE unless already set, as the iqa CLI does; "
+                         "'unset' leaves OpenMP's own default)")
     ap.add_argument("--json", metavar="FILE", help="also write the raw numbers as JSON")
     args = ap.parse_args(argv)
 
@@ -486,9 +510,10 @@ def main(argv: list[str] | None = None) -> int:
         "processor": platform.processor(),
         "iqa": _iqa_version(),
         "load_avg_start": os.getloadavg() if hasattr(os, "getloadavg") else None,
+        "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY"),
     }
     console.print(f"iqa bench: torch {env['torch']}, {env['torch_threads']} torch threads, {env['cpu_count']} CPUs, "
-                  f"load average {env['load_avg_start']}")
+                  f"OMP_WAIT_POLICY={env['OMP_WAIT_POLICY']}, load average {env['load_avg_start']}")
     peers = detect_peers()
     result: dict = {"env": env, "peers": {k: ({"version": v["version"]} if v["ok"] else {"unavailable": v["reason"]})
                                           for k, v in peers.items()}}
