@@ -169,7 +169,10 @@ def score_prepared(
             if maps is not None:
                 maps["ssim_map"] = np.ones((h - SSIM_WINDOW + 1, w - SSIM_WINDOW + 1), dtype=np.float32)
         else:
-            value, smap = ssim(x, y, L, downsample=settings.downsample, return_map=True)
+            if need_map:
+                value, smap = ssim(x, y, L, downsample=settings.downsample, return_map=True)
+            else:  # no map kept: less memory on large images
+                value, smap = ssim(x, y, L, downsample=settings.downsample), None
             if "ssim" in want:
                 out["ssim"] = float(value[0])
             if "ssim_min" in want:
