@@ -590,3 +590,20 @@ def test_cpu_cuda_agreement(dtype, precision):
         if not gerr <= 1e-6 + 1e-4 * gscale:
             bad.append(f"{name} grad: max |cpu - cuda| = {gerr:.3e} (max |grad| {gscale:.3e})")
     assert not bad, "; ".join(bad)
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_strip_worker_threads_give_identical_results(threads):
+    """The no-grad strip kernels run in torch.get_num_threads() Python threads
+    (the suite otherwise runs single-threaded): results must not depend on it."""
+    x, y = _smooth_pair((2, 3, 200, 190), seed=21, noise=0.2)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        ref = [ssim(x, y, 1.0), ms_ssim(x, y, 1.0), ssim(x.float(), y.float(), 1.0, precision="single")]
+        torch.set_num_threads(threads)
+        got = [ssim(x, y, 1.0), ms_ssim(x, y, 1.0), ssim(x.float(), y.float(), 1.0, precision="single")]
+    finally:
+        torch.set_num_threads(before)
+    for a, b in zip(ref, got):
+        assert torch.equal(a, b)
