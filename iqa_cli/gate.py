@@ -46,6 +46,7 @@ import click
 
 from .errors import IqaError, UsageError
 from .metrics.registry import HIGHER, LOWER, METRICS, resolve_metric_names
+from .results import format_number
 
 PASS, FAIL, NEW, MISSING, ERROR_S = "PASS", "FAIL", "NEW", "MISSING", "ERROR"
 
@@ -148,16 +149,13 @@ def parse_gates(texts: Iterable[str], source: str = "command line") -> list[Gate
 
 
 def fmt_num(v: float | int | None) -> str:
+    """Short text for gate tables: ints and non-finite values as results.format_number."""
     if v is None:
         return "-"
     if isinstance(v, bool):
         return str(v)
-    if isinstance(v, int):
-        return str(v)
-    if math.isnan(v):
-        return "nan"
-    if math.isinf(v):
-        return "inf" if v > 0 else "-inf"
+    if isinstance(v, int) or not math.isfinite(v):
+        return format_number(v)
     if float(v).is_integer() and abs(v) < 1e15:
         return str(int(v))
     a = abs(v)
