@@ -148,9 +148,12 @@ class PreparedPair:
     """A reference and a distorted image ready for the metrics.
 
     Attributes:
-        reference, distorted: ``float64`` arrays of shape ``(C, H, W)`` on the
-            ``[0, data_range]`` scale. ``C`` is 1 (grey), 2 (grey, alpha),
-            3 (RGB) or 4 (R, G, B, alpha); an alpha channel is present only
+        reference, distorted: arrays of shape ``(C, H, W)`` on the
+            ``[0, data_range]`` scale, of one dtype: the stored ``uint8``,
+            ``float32`` (also 16-bit data) or ``float64`` samples when no
+            arithmetic was needed, else ``float64`` (see :func:`prepare_pair`).
+            ``C`` is 1 (grey), 2 (grey, alpha), 3 (RGB) or 4 (R, G, B,
+            alpha); an alpha channel is present only
             under ``alpha="premultiplied"`` when at least one image is not
             fully opaque.
         data_range: the common data range of both arrays.
@@ -809,10 +812,27 @@ def _scale_note(role: str, img: LoadedImage, target: float) -> str:
     )
 
 
+def _storage_dtype(dtype: np.dtype) -> np.dtype:
+    """The dtype a prepared plane keeps when no arithmetic was applied: uint8
+    and float32/float64 as stored, uint16 as float32 (exact, and a dtype
+    every torch version handles)."""
+    if dtype == np.uint8 or dtype == np.float32 or dtype == np.float64:
+        return dtype
+    if dtype == np.uint16:
+        return np.dtype(np.float32)
+    return np.dtype(np.float64)
+
+
 def prepare_pair(
     ref: LoadedImage, dist: LoadedImage, *, alpha: str = "premultiplied"
 ) -> PreparedPair:
-    """Bring two loaded images onto one comparable ``float64 (C, H, W)`` form.
+    """Bring two loaded images onto one comparable ``(C, H, W)`` form.
+
+    When nothing has to be computed (same data range, no transparency to
+    apply) the planes keep their stored samples: ``uint8``, ``float32`` (also
+    for 16-bit data, exactly) or ``float64``; otherwise they are ``float64``.
+    Both arrays then have the same dtype. The metrics read these samples
+    directly, so an 8-bit pair is never widened to a full float64 copy.
 
     Steps, each leaving a warning where it changes something:
 
@@ -853,19 +873,19 @@ def prepare_pair(
     notes = [f"reference: {w}" for w in ref.warnings] + [f"distorted: {w}" for w in dist.warnings]
     rng = float(max(ref.data_range, dist.data_range))
 
-    def as_float(img: LoadedImage, role: str) -> np.ndarray:
-        # (C, H, W) float64; transposing the stored samples before widening them
-        # moves 8x less memory than transposing the float64 copy
-        x = np.moveaxis(img.pixels, 2, 0).astype(np.float64, order="C")
+    def as_planes(img: LoadedImage, role: str) -> np.ndarray:
+        # (C, H, W): a view of the stored samples, or float64 when scaled
+        x = np.moveaxis(img.pixels, 2, 0)
         if img.data_range != rng:
             notes.append(_scale_note(role, img, rng))
+            x = x.astype(np.float64, order="C")
             x *= rng
             x /= img.data_range  # (x * big) / small: one rounding at most
         return x
 
     parts = []
     for img, role in ((ref, "reference"), (dist, "distorted")):
-        x = as_float(img, role)
+        x = as_planes(img, role)
         if img.has_alpha:
             parts.append([x[:-1], x[-1], img.alpha_associated])
         else:
@@ -890,11 +910,14 @@ def prepare_pair(
         rc, dc = to_rgb(rc), to_rgb(dc)
 
     def finish(c: np.ndarray, a: np.ndarray | None, assoc: bool) -> np.ndarray:
-        if mode == "drop" or (mode == "premultiplied" and both_opaque) or a is None and mode == "over":
-            if a is not None and assoc:  # stored premultiplied: undo it
-                a3 = a[None]
-                c = np.divide(c * rng, a3, out=np.zeros_like(c), where=a3 > 0)
-            out = c
+        plain = mode == "drop" or (mode == "premultiplied" and both_opaque) or a is None and mode == "over"
+        if plain and not (a is not None and assoc):  # no arithmetic: keep the samples
+            return np.ascontiguousarray(c, dtype=_storage_dtype(c.dtype))
+        c = c.astype(np.float64)
+        a = None if a is None else a.astype(np.float64)
+        if plain:  # stored premultiplied: undo it
+            a3 = a[None]
+            out = np.divide(c * rng, a3, out=np.zeros_like(c), where=a3 > 0)
         elif mode == "premultiplied":
             if a is None:
                 a = np.full(c.shape[1:], rng)
@@ -909,9 +932,7 @@ def prepare_pair(
                 out = (c * a3 + colour * (rng - a3)) / rng
         return np.ascontiguousarray(out, dtype=np.float64)
 
-    return PreparedPair(
-        reference=finish(rc, ra, r_assoc),
-        distorted=finish(dc, da, d_assoc),
-        data_range=rng,
-        warnings=notes,
-    )
+    out_r, out_d = finish(rc, ra, r_assoc), finish(dc, da, d_assoc)
+    if out_r.dtype != out_d.dtype:  # e.g. one side scaled: compare in float64
+        out_r, out_d = out_r.astype(np.float64), out_d.astype(np.float64)
+    return PreparedPair(reference=out_r, distorted=out_d, data_range=rng, warnings=notes)

@@ -24,7 +24,7 @@ from .metrics import local
 from .metrics.color import rgb_to_gray_matlab, rgb_to_y_bt601
 from .metrics.mix import ZHAO_SIZE, mix_loss
 from .metrics.ms_ssim import min_side, ms_ssim
-from .metrics.pixel import mse, psnr
+from .metrics.pixel import mse, psnr_from_mse
 from .metrics.ssim import ssim
 from .metrics.tv import total_variation
 from .pairing import Pair
@@ -109,6 +109,7 @@ def _to_color(x: torch.Tensor, settings: Settings, data_range: float, integer: b
     """Apply ``--color`` to a (1, C, H, W) tensor; an alpha channel (C = 2 or 4) is kept."""
     if settings.color == "rgb":
         return x
+    x = x.to(torch.float64)
     c = x.shape[1]
     alpha = x[:, c - 1 :] if c in (2, 4) else None
     colour = x[:, : c - 1] if alpha is not None else x
@@ -142,8 +143,10 @@ def score_prepared(
     L = float(prepared.data_range)
     notes: list[str] = []
     out: dict[str, float | None] = {}
-    x0 = torch.from_numpy(np.ascontiguousarray(prepared.reference, dtype=np.float64))[None].to(device)
-    y0 = x0 if identical else torch.from_numpy(np.ascontiguousarray(prepared.distorted, dtype=np.float64))[None].to(device)
+    # the stored samples (uint8 / float32 / float64, see prepare_pair): the metrics
+    # read them as they are and accumulate in float64
+    x0 = torch.from_numpy(np.ascontiguousarray(prepared.reference))[None].to(device)
+    y0 = x0 if identical else torch.from_numpy(np.ascontiguousarray(prepared.distorted))[None].to(device)
     x = _to_color(x0, settings, L, integer)
     y = x if identical else _to_color(y0, settings, L, integer)
     h, w = x.shape[-2:]
@@ -195,18 +198,15 @@ def score_prepared(
                 notes.append("ms_ssim: a scale has negative similarity (anti-correlated content): NaN as in msssim.m")
     # --- pixel metrics ---------------------------------------------------
     if want & {"mse", "psnr"}:
-        if identical:
-            m = torch.zeros(1, dtype=torch.float64)
-        else:
-            m = mse(x, y)
+        m = torch.zeros(1, dtype=torch.float64) if identical else mse(x, y)
         if "mse" in want:
             out["mse"] = float(m[0])
         if "psnr" in want:
-            out["psnr"] = float("inf") if identical else float(psnr(x, y, L)[0])
-    if "tv" in want:
-        tv_x = float(total_variation(x / L, "l1", settings.tv_reduction)[0])
+            out["psnr"] = float(psnr_from_mse(m, L)[0])
+    if "tv" in want:  # TV of the [0, 1]-scaled images
+        tv_x = float(total_variation(x, "l1", settings.tv_reduction, data_range=L)[0])
         out["tv_reference"] = tv_x
-        out["tv_distorted"] = tv_x if identical else float(total_variation(y / L, "l1", settings.tv_reduction)[0])
+        out["tv_distorted"] = tv_x if identical else float(total_variation(y, "l1", settings.tv_reduction, data_range=L)[0])
     if "mix" in want:
         need = ZHAO_SIZE if settings.mix_variant == "zhao" else SSIM_WINDOW
         if min(h, w) < need:

@@ -821,12 +821,37 @@ def test_plain_rgb_pair():
     a, b = rand((5, 6, 3)), rand((5, 6, 3))
     pair = prepare_pair(loaded(a, 255), loaded(b, 255))
     assert isinstance(pair, PreparedPair)
-    assert pair.reference.dtype == np.float64 and pair.reference.shape == (3, 5, 6)
-    assert pair.reference.flags.c_contiguous
+    # nothing to compute: the stored samples are kept (no float64 copy)
+    assert pair.reference.dtype == np.uint8 and pair.distorted.dtype == np.uint8
+    assert pair.reference.shape == (3, 5, 6)
+    assert pair.reference.flags.c_contiguous and pair.distorted.flags.c_contiguous
     np.testing.assert_array_equal(pair.reference, np.moveaxis(a, 2, 0))
     np.testing.assert_array_equal(pair.distorted, np.moveaxis(b, 2, 0))
     assert (pair.channels, pair.height, pair.width, pair.data_range) == (3, 5, 6, 255.0)
     assert pair.warnings == []
+
+
+def test_prepared_dtypes():
+    a8 = rand((5, 6, 3))
+    a16 = (a8.astype(np.uint16) * 257 + 3).astype(np.uint16)
+    # 16-bit samples as float32: exact (integers below 2**24)
+    p16 = prepare_pair(loaded(a16, 65535), loaded(a16, 65535))
+    assert p16.reference.dtype == np.float32
+    np.testing.assert_array_equal(p16.reference.astype(np.uint16), np.moveaxis(a16, 2, 0))
+    # 8-bit next to 16-bit: the 8-bit side is scaled, both become float64
+    mixed = prepare_pair(loaded(a8, 255), loaded(a16, 65535))
+    assert mixed.reference.dtype == mixed.distorted.dtype == np.float64
+    np.testing.assert_array_equal(mixed.reference, np.moveaxis(a8, 2, 0) * 257.0)
+    # float images keep their float type
+    f = a8.astype(np.float32) / 255
+    pf = prepare_pair(loaded(f, 1.0), loaded(f, 1.0))
+    assert pf.reference.dtype == np.float32
+    # transparency is applied in float64
+    rgba = rand((5, 6, 4))
+    rgba[0, 0, 3] = 7
+    pa = prepare_pair(loaded(rgba, 255, True), loaded(rgba, 255, True))
+    assert pa.reference.dtype == np.float64 and pa.reference.shape == (4, 5, 6)
+    assert pa.reference[0, 0, 0] == rgba[0, 0, 0] * 7.0 / 255.0
 
 
 def test_grey_pair_stays_one_channel():

@@ -17,6 +17,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .pixel import row_chunks
+
 Tensor = torch.Tensor
 
 
@@ -38,8 +40,11 @@ def ssim_below(ssim_map: Tensor, level: float = 0.9) -> Tensor:
 
 def diff_mask(x: Tensor, y: Tensor, tolerance: float = 0.0) -> Tensor:
     """(N, H, W) bool: max over channels of |x − y| > tolerance."""
-    d = (x.to(torch.float64) - y.to(torch.float64)).abs().amax(dim=1)
-    return d > tolerance
+    out = torch.empty((x.shape[0],) + tuple(x.shape[2:]), dtype=torch.bool, device=x.device)
+    for rows in row_chunks(x):  # float64 differences, a chunk at a time (integers cannot wrap)
+        d = (x[..., rows, :].to(torch.float64) - y[..., rows, :].to(torch.float64)).abs().amax(dim=1)
+        torch.gt(d, tolerance, out=out[:, rows])
+    return out
 
 
 def diff_pixels(x: Tensor, y: Tensor, tolerance: float = 0.0) -> Tensor:

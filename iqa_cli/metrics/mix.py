@@ -30,6 +30,7 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
+from . import _cpu
 from ._filters import filter_same_zero, filter_valid, gaussian_window
 from .ssim import Precision, check_data_range, check_pair, compute_dtype, lum_cs_maps, ssim_maps
 
@@ -93,6 +94,9 @@ def mix_loss(
         raise ValueError(f"alpha must be in [0, 1], got {alpha}")
     dtype = compute_dtype(x, precision)
     out_dtype = dtype  # results in the compute dtype (float64 on the CPU by default)
+    if variant == "zhao" and dtype == torch.float64 and _cpu.usable(x, y):  # the C kernel
+        windows = [gaussian_window(ZHAO_SIZE, s) for s in ZHAO_SIGMAS]
+        return _cpu.zhao_mean(x, y, data_range, windows, float(alpha), k1, k2)
     xs = x.to(dtype) / data_range
     ys = y.to(dtype) / data_range
     if variant == "zhao":

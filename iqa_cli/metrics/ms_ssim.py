@@ -27,6 +27,7 @@ from typing import Literal, Sequence
 
 import torch
 
+from . import _cpu
 from ._filters import gaussian_window, matlab_box_decimate
 from .ssim import Precision, check_data_range, check_pair, compute_dtype, mean_ssim_cs
 
@@ -96,16 +97,25 @@ def ms_ssim(
         )
     dtype = compute_dtype(x, precision)
     out_dtype = dtype  # results in the compute dtype (float64 on the CPU by default)
-    xs = x.to(dtype) / data_range
-    ys = y.to(dtype) / data_range
     window = gaussian_window(window_size, sigma, dtype=dtype, device=x.device)
     terms = []
-    for level in range(levels):
-        mean_s, mean_cs, _ = mean_ssim_cs(xs, ys, window, k1, k2)
-        terms.append(mean_s if level == levels - 1 else mean_cs)
-        if level < levels - 1:
-            xs = matlab_box_decimate(xs, 2)
-            ys = matlab_box_decimate(ys, 2)
+    if dtype == torch.float64 and _cpu.usable(x, y):  # the C kernel reads the stored samples
+        xs, ys, scale = x, y, data_range
+        for level in range(levels):
+            mean_s, mean_cs, _ = _cpu.mean_ssim_cs(xs, ys, scale, window, k1, k2)
+            terms.append(mean_s if level == levels - 1 else mean_cs)
+            if level < levels - 1:
+                xs, ys = _cpu.decimate2(xs, ys, scale)  # float64 on [0, 1], as below
+                scale = 1.0
+    else:
+        xs = x.to(dtype) / data_range
+        ys = y.to(dtype) / data_range
+        for level in range(levels):
+            mean_s, mean_cs, _ = mean_ssim_cs(xs, ys, window, k1, k2)
+            terms.append(mean_s if level == levels - 1 else mean_cs)
+            if level < levels - 1:
+                xs = matlab_box_decimate(xs, 2)
+                ys = matlab_box_decimate(ys, 2)
     stacked = torch.stack(terms, dim=-1)  # (N, C, levels), float64
     wt = torch.tensor(tuple(weights), dtype=stacked.dtype, device=stacked.device)
     if negative == "nan" and bool((stacked < 0).any()):

@@ -34,6 +34,7 @@ from typing import Literal
 
 import torch
 
+from . import _cpu
 from ._filters import (
     _band,
     col_tiles_into,
@@ -555,16 +556,24 @@ def ssim(
     """
     check_pair(x, y)
     data_range = check_data_range(data_range)
+    if downsample not in ("none", "matlab"):
+        raise ValueError(f"downsample must be 'none' or 'matlab', not {downsample!r}")
     dtype = compute_dtype(x, precision)
     out_dtype = dtype  # results in the compute dtype (float64 on the CPU by default)
+    if dtype == torch.float64 and _cpu.usable(x, y):  # the C kernel reads the stored samples
+        window = gaussian_window(window_size, sigma)
+        f = matlab_downsample_factor(*x.shape[-2:]) if downsample == "matlab" else 1
+        if f > 1:
+            x, y, data_range = matlab_box_decimate(x.double() / data_range, f), matlab_box_decimate(y.double() / data_range, f), 1.0
+        mean_s, _, smap = _cpu.mean_ssim_cs(x, y, data_range, window, k1, k2, keep_map=return_map)
+        values = mean_s.mean(dim=1)
+        return (values, smap) if return_map else values
     xs = x.to(dtype) / data_range
     ys = y.to(dtype) / data_range
     if downsample == "matlab":
         f = matlab_downsample_factor(*x.shape[-2:])
         xs = matlab_box_decimate(xs, f)
         ys = matlab_box_decimate(ys, f)
-    elif downsample != "none":
-        raise ValueError(f"downsample must be 'none' or 'matlab', not {downsample!r}")
     window = gaussian_window(window_size, sigma, dtype=dtype, device=x.device)
     mean_s, _, smap = mean_ssim_cs(xs, ys, window, k1, k2, keep_map=return_map)
     values = mean_s.mean(dim=1).to(out_dtype)

@@ -1,0 +1,164 @@
+"""The native CPU path of SSIM, MS-SSIM and the zhao mixed loss.
+
+The C extension ``_native`` (``_native.c``) computes, in float64, the sums of
+the SSIM terms over a range of output rows of one image plane, reading the
+planes in their stored type (uint8, uint16, float32 or float64) and dividing
+by the data range as it goes: no float copy of the image is made. This module
+cuts the planes into strips of :data:`STRIP_ROWS` output rows, runs them in
+worker threads (the extension releases the GIL), and adds the strip sums in a
+fixed order, so results do not depend on the number of threads.
+
+It is used on the CPU when nothing needs a gradient; the torch kernels of
+:mod:`.ssim` remain the path for autograd, CUDA and ``precision="single"``,
+and the fallback when the extension was not built (``IQA_NATIVE=0`` forces
+that fallback). Both paths compute the same definitions; they agree to
+~1e-15 (tests/test_native.py).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import torch
+
+try:
+    from . import _native
+except ImportError:  # built without a C compiler: the torch kernels are used
+    _native = None
+
+Tensor = torch.Tensor
+
+STRIP_ROWS = 32  # output rows per work item: fixed, so sums do not depend on the thread count
+_DTYPES = (torch.uint8, torch.float32, torch.float64)
+TRIM = 1e-18  # window taps below TRIM x the centre tap are dropped (zhao's small-sigma windows)
+
+_pool: ThreadPoolExecutor | None = None
+_pool_size = 0
+_pool_lock = threading.Lock()
+
+
+def available() -> bool:
+    """Whether the extension is built and not disabled by ``IQA_NATIVE=0``."""
+    return _native is not None and os.environ.get("IQA_NATIVE", "1") != "0"
+
+
+def usable(*tensors: Tensor) -> bool:
+    """The native path applies: extension available, CPU tensors of a supported
+    dtype, and no gradient wanted."""
+    if not available():
+        return False
+    grad = torch.is_grad_enabled()
+    return all(t.device.type == "cpu" and t.dtype in _DTYPES and not (grad and t.requires_grad) for t in tensors)
+
+
+def _planes(t: Tensor) -> np.ndarray:
+    """(N, C, H, W) tensor → (N·C, H, W) C-contiguous numpy view (a copy only if strided)."""
+    a = t.detach().reshape(-1, t.shape[-2], t.shape[-1]).numpy()
+    return np.ascontiguousarray(a)
+
+
+def _run(jobs: list) -> list:
+    """Call each zero-argument job, in worker threads when there are several, and
+    return their results in order."""
+    global _pool, _pool_size
+    workers = min(len(jobs), max(1, torch.get_num_threads()))
+    if workers <= 1:
+        return [job() for job in jobs]
+    with _pool_lock:
+        if _pool is None or _pool_size != workers:
+            if _pool is not None:
+                _pool.shutdown(wait=False)
+            _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="iqa-native")
+            _pool_size = workers
+        pool = _pool
+    return [f.result() for f in [pool.submit(job) for job in jobs]]
+
+
+def _strips(ho: int) -> list[tuple[int, int]]:
+    return [(r, min(r + STRIP_ROWS, ho)) for r in range(0, ho, STRIP_ROWS)]
+
+
+def trimmed(window: Tensor) -> np.ndarray:
+    """The window as float64 numpy, with symmetric tails below ``TRIM`` × its
+    centre tap removed (changes results by < 1e-16; saves work for small σ)."""
+    g = window.detach().to(torch.float64).cpu().numpy()
+    k = g.size
+    r = (k - 1) // 2
+    keep = r
+    while keep > 0 and g[r - keep] < TRIM * g[r] and g[r + keep] < TRIM * g[r]:
+        keep -= 1
+    return np.ascontiguousarray(g[r - keep : r + keep + 1])
+
+
+def mean_ssim_cs(
+    x: Tensor, y: Tensor, data_range: float, window: Tensor, k1: float, k2: float, keep_map: bool = False
+) -> tuple[Tensor, Tensor, Tensor | None]:
+    """Per-(image, channel) mean SSIM and mean cs of (N, C, H, W) CPU tensors on
+    the ``[0, data_range]`` scale (float64), and the SSIM map if asked; the same
+    contract as :func:`.ssim.mean_ssim_cs` on data already divided by the range."""
+    n, c, h, w = x.shape
+    g = np.ascontiguousarray(window.detach().to(torch.float64).cpu().numpy())
+    k = g.size
+    if h < k or w < k:
+        raise ValueError(f"image of {w}x{h} px is smaller than the {k}x{k} SSIM window")
+    ho, wo = h - k + 1, w - k + 1
+    xp, yp = _planes(x), _planes(y)
+    smap = np.empty((n * c, ho, wo), dtype=np.float64) if keep_map else None
+    L = float(data_range)
+    c1x2, c2x2 = 2.0 * k1 * k1, 2.0 * k2 * k2
+    items = [(p, r0, r1) for p in range(n * c) for r0, r1 in _strips(ho)]
+    jobs = [
+        lambda p=p, r0=r0, r1=r1: _native.ssim_sums(
+            xp[p], yp[p], L, g, c1x2, c2x2, r0, r1, smap[p, r0:r1] if smap is not None else None
+        )
+        for p, r0, r1 in items
+    ]
+    sums = np.zeros((n * c, 3))
+    for (p, _, _), part in zip(items, _run(jobs)):  # a fixed order
+        sums[p] += part
+    count = float(ho * wo)
+    dl, dc, dldc = sums.T
+    mean_cs = (count - 2.0 * dc) / count
+    mean_s = (count - 2.0 * dl - 2.0 * dc + 4.0 * dldc) / count
+    as_t = lambda a: torch.from_numpy(np.ascontiguousarray(a)).view(n, c)  # noqa: E731
+    return as_t(mean_s), as_t(mean_cs), (torch.from_numpy(smap).view(n, c, ho, wo) if smap is not None else None)
+
+
+def decimate2(x: Tensor, y: Tensor, data_range: float) -> tuple[Tensor, Tensor]:
+    """msssim.m's 2×2 box decimation of both images, divided by ``data_range``:
+    float64 (N, C, ⌈H/2⌉, ⌈W/2⌉), bit-identical to
+    :func:`~._filters.matlab_box_decimate` of ``x.double() / data_range``."""
+    n, c, h, w = x.shape
+    xp, yp = _planes(x), _planes(y)
+    ox = np.empty((n * c, (h + 1) // 2, (w + 1) // 2))
+    oy = np.empty_like(ox)
+    L = float(data_range)
+    _run([lambda p=p: _native.decimate2(xp[p], yp[p], L, ox[p], oy[p]) for p in range(n * c)])
+    return torch.from_numpy(ox).view(n, c, *ox.shape[1:]), torch.from_numpy(oy).view(n, c, *oy.shape[1:])
+
+
+def zhao_mean(
+    x: Tensor, y: Tensor, data_range: float, windows: list[Tensor], alpha: float, k1: float, k2: float
+) -> Tensor:
+    """Per-image mean of the zhao mixed-loss map (see :mod:`.mix`), float64 (N,)."""
+    n, c, h, w = x.shape
+    gs = [trimmed(win) for win in windows]
+    k = max(win.numel() for win in windows)
+    if h < k or w < k:
+        raise ValueError(f"the zhao mixed loss needs at least {k}x{k} px, got {w}x{h}")
+    ho, wo = h - k + 1, w - k + 1
+    xp, yp = _planes(x), _planes(y)
+    L = float(data_range)
+    c1x2, c2x2 = 2.0 * k1 * k1, 2.0 * k2 * k2
+    items = [(p, r0, r1) for p in range(n * c) for r0, r1 in _strips(ho)]
+    jobs = [
+        lambda p=p, r0=r0, r1=r1: _native.zhao_sum(xp[p], yp[p], L, gs, c1x2, c2x2, float(alpha), r0, r1)
+        for p, r0, r1 in items
+    ]
+    sums = np.zeros(n)
+    for (p, _, _), part in zip(items, _run(jobs)):
+        sums[p // c] += part
+    return torch.from_numpy(sums / float(c * ho * wo))

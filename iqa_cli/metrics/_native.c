@@ -1,0 +1,684 @@
+/*
+ * iqa_cli.metrics._native: the CPU kernels of SSIM, MS-SSIM and the zhao mixed
+ * loss, in float64, streaming row by row.
+ *
+ * Optional: when this extension is not built (no C compiler), iqa uses the
+ * torch kernels of ssim.py, which give the same numbers to ~1e-15. The torch
+ * code also stays the path for autograd and for CUDA. See _cpu.py for the
+ * Python side (strips, threads) and ssim.py for the definitions.
+ *
+ * Per output row i of a plane pair (x, y) on the [0, L] scale, with
+ * u = (x + y)/L and v = (x - y)/L (the sum and difference of the [0, 1]-scaled
+ * images), four maps are filtered with a separable window g (vertical pass
+ * over a ring of the last K input rows, then horizontal pass):
+ *
+ *     a = g*u,  d = g*v,  p = g*(u^2),  q = g*(v^2)
+ *
+ * and, as in ssim.py's strip kernel,
+ *
+ *     s' = p - a^2 + 2C2 = sx^2 + sy^2 + 2sxy + 2C2,   t = q - d^2 = sx^2 + sy^2 - 2sxy
+ *     dc = t / (s' + t)             cs  = 1 - 2dc
+ *     dl = d^2 / (a^2 + d^2 + 2C1)  lum = 1 - 2dl,   SSIM = lum * cs
+ *
+ * (a = mu_x + mu_y and d = mu_x - mu_y). The SSIM kernel returns the sums of
+ * dl, dc and dl*dc over the requested rows, from which mean SSIM and mean cs
+ * follow exactly. Sums use fixed partial accumulators, so a result depends
+ * only on the rows requested, never on threads. The GIL is released while
+ * computing; Python runs independent strips in worker threads.
+ *
+ * Vector code uses GCC/Clang vector extensions (4 doubles); on x86-64 Linux
+ * the hot functions are also compiled for x86-64-v3 (AVX2 + FMA) and chosen at
+ * load time (target_clones), so the build stays portable.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__GNUC__) && defined(__x86_64__) && defined(__linux__) && !defined(IQA_NO_CLONES)
+#define IQA_HOT __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define IQA_HOT
+#endif
+#define INLINE static inline __attribute__((always_inline))
+#ifndef PASS /* the passes; -DPASS='static __attribute__((noinline))' profiles them one by one */
+#define PASS INLINE
+#endif
+
+typedef double v4 __attribute__((vector_size(32)));
+typedef double v4u __attribute__((vector_size(32), aligned(8)));
+
+INLINE v4 ld(const double *p) { return *(const v4u *)p; }
+INLINE void st(double *p, v4 v) { *(v4u *)p = v; }
+INLINE v4 splat(double g) { return (v4){g, g, g, g}; }
+INLINE double hsum(v4 v) { return (v[0] + v[1]) + (v[2] + v[3]); }
+
+enum { DT_U8, DT_U16, DT_F32, DT_F64 };
+
+#define PAD 16     /* spare doubles after every row buffer: vector loops may run past the end */
+#define CBLOCK 256 /* output columns per column block: the ring of input rows stays in L2 */
+
+/* ------------------------------------------------------------------------ */
+/* Planes                                                                    */
+
+typedef struct {
+    const char *x, *y;
+    int dt;
+    Py_ssize_t h, w, esize;
+    double L, inv; /* the data range and 1/L */
+} planes_t;
+
+/* One ring row for columns c0 .. c0+n-1 of input row r: the planes
+ * u = x/L + y/L, v = x/L - y/L, u*u and v*v at o, o+S, o+2S, o+3S, and |v| at
+ * o+4S when absv. (x * (1/L) may differ from x / L in the last bit; the torch
+ * path divides. Results move by ~1e-16.) */
+#define LOAD_ROW(T)                                                                       \
+    do {                                                                                  \
+        const T *restrict a = (const T *)(P->x + off), *restrict b = (const T *)(P->y + off);               \
+        for (Py_ssize_t i = 0; i < n; i++) {                                              \
+            const double xa = (double)a[i] * inv, yb = (double)b[i] * inv;                \
+            const double u = xa + yb, v = xa - yb;                                        \
+            o[i] = u;                                                                     \
+            o[i + S] = v;                                                                 \
+            o[i + 2 * S] = u * u;                                                         \
+            o[i + 3 * S] = v * v;                                                         \
+        }                                                                                 \
+    } while (0)
+
+PASS void load_row(const planes_t *P, Py_ssize_t r, Py_ssize_t c0, Py_ssize_t n, double *restrict o, Py_ssize_t S, int absv) {
+    const Py_ssize_t off = (r * P->w + c0) * P->esize;
+    const double inv = P->inv;
+    switch (P->dt) {
+    case DT_U8: LOAD_ROW(uint8_t); break;
+    case DT_U16: LOAD_ROW(uint16_t); break;
+    case DT_F32: LOAD_ROW(float); break;
+    default: LOAD_ROW(double); break;
+    }
+    if (absv)
+        for (Py_ssize_t i = 0; i < n; i++) o[i + 4 * S] = fabs(o[i + S]);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Filters                                                                   */
+
+/* Vertical pass for one output row over n (rounded up to 8) columns starting
+ * at column c of the ring rows: out[m][c'] = sum_k g[k] * plane_m(row k)[c + c']
+ * for the planes u, v, u*u, v*v (out[0..3]) and |v| (out[4], when e). */
+PASS void vpass(double *const *rows, Py_ssize_t S, const double *g, int len, Py_ssize_t c, Py_ssize_t n,
+                double *const *out, int e) {
+    double *a = out[0], *d = out[1], *p = out[2], *q = out[3];
+    for (Py_ssize_t j = 0; j < n; j += 8) {
+        v4 a0 = {0}, a1 = {0}, d0 = {0}, d1 = {0}, p0 = {0}, p1 = {0}, q0 = {0}, q1 = {0};
+        for (int k = 0; k < len; k++) {
+            const v4 gk = splat(g[k]);
+            const double *r = rows[k] + c + j;
+            a0 += gk * ld(r);
+            a1 += gk * ld(r + 4);
+            d0 += gk * ld(r + S);
+            d1 += gk * ld(r + S + 4);
+            p0 += gk * ld(r + 2 * S);
+            p1 += gk * ld(r + 2 * S + 4);
+            q0 += gk * ld(r + 3 * S);
+            q1 += gk * ld(r + 3 * S + 4);
+        }
+        st(a + j, a0);
+        st(a + j + 4, a1);
+        st(d + j, d0);
+        st(d + j + 4, d1);
+        st(p + j, p0);
+        st(p + j + 4, p1);
+        st(q + j, q0);
+        st(q + j + 4, q1);
+        if (e) {
+            v4 e0 = {0}, e1 = {0};
+            for (int k = 0; k < len; k++) {
+                const v4 gk = splat(g[k]);
+                const double *r = rows[k] + c + j + 4 * S;
+                e0 += gk * ld(r);
+                e1 += gk * ld(r + 4);
+            }
+            st(out[4] + j, e0);
+            st(out[4] + j + 4, e1);
+        }
+    }
+}
+
+/* Vertical pass for two consecutive output rows (ring rows 0 .. len for the
+ * pair): each input vector is loaded once and used for both rows, which
+ * halves the loads per multiply-add of the one-row pass. */
+PASS void vpass2(double *const *rows, Py_ssize_t S, const double *g, int len, Py_ssize_t c, Py_ssize_t n,
+                 double *const *o0, double *const *o1, int e) {
+    for (Py_ssize_t j = 0; j < n; j += 4) {
+        v4 a0 = {0}, d0 = {0}, p0 = {0}, q0 = {0}, a1 = {0}, d1 = {0}, p1 = {0}, q1 = {0};
+        for (int k = 0; k <= len; k++) {
+            const double *r = rows[k] + c + j;
+            const v4 U = ld(r), V = ld(r + S), UU = ld(r + 2 * S), VV = ld(r + 3 * S);
+            if (k < len) {
+                const v4 g0 = splat(g[k]);
+                a0 += g0 * U;
+                d0 += g0 * V;
+                p0 += g0 * UU;
+                q0 += g0 * VV;
+            }
+            if (k > 0) {
+                const v4 g1 = splat(g[k - 1]);
+                a1 += g1 * U;
+                d1 += g1 * V;
+                p1 += g1 * UU;
+                q1 += g1 * VV;
+            }
+        }
+        st(o0[0] + j, a0);
+        st(o0[1] + j, d0);
+        st(o0[2] + j, p0);
+        st(o0[3] + j, q0);
+        st(o1[0] + j, a1);
+        st(o1[1] + j, d1);
+        st(o1[2] + j, p1);
+        st(o1[3] + j, q1);
+    }
+    if (e) {
+        for (Py_ssize_t j = 0; j < n; j += 8) {
+            v4 e0 = {0}, e1 = {0}, f0 = {0}, f1 = {0};
+            for (int k = 0; k <= len; k++) {
+                const double *r = rows[k] + c + j + 4 * S;
+                const v4 A = ld(r), B = ld(r + 4);
+                if (k < len) {
+                    e0 += splat(g[k]) * A;
+                    e1 += splat(g[k]) * B;
+                }
+                if (k > 0) {
+                    f0 += splat(g[k - 1]) * A;
+                    f1 += splat(g[k - 1]) * B;
+                }
+            }
+            st(o0[4] + j, e0);
+            st(o0[4] + j + 4, e1);
+            st(o1[4] + j, f0);
+            st(o1[4] + j + 4, f1);
+        }
+    }
+}
+
+/* Horizontal pass of four maps together: o_m[j] = sum_k g[k] * i_m[j + k],
+ * j < n (rounded up to 8). Two output vectors per map share their loads:
+ * i_m[j + 4 + k] is tap k of the second and tap k + 4 of the first. */
+PASS void hpass4(double *const *in, double *const *out, const double *g, int len, Py_ssize_t n) {
+    const double *i0 = in[0], *i1 = in[1], *i2 = in[2], *i3 = in[3];
+    for (Py_ssize_t j = 0; j < n; j += 8) {
+        v4 a0 = {0}, b0 = {0}, c0 = {0}, d0 = {0}, a1 = {0}, b1 = {0}, c1 = {0}, d1 = {0};
+        for (int m = 0; m < len + 4; m++) {
+            const v4 A = ld(i0 + j + m), B = ld(i1 + j + m), C = ld(i2 + j + m), D = ld(i3 + j + m);
+            if (m < len) {
+                const v4 gk = splat(g[m]);
+                a0 += gk * A;
+                b0 += gk * B;
+                c0 += gk * C;
+                d0 += gk * D;
+            }
+            if (m >= 4) {
+                const v4 gk = splat(g[m - 4]);
+                a1 += gk * A;
+                b1 += gk * B;
+                c1 += gk * C;
+                d1 += gk * D;
+            }
+        }
+        st(out[0] + j, a0);
+        st(out[1] + j, b0);
+        st(out[2] + j, c0);
+        st(out[3] + j, d0);
+        st(out[0] + j + 4, a1);
+        st(out[1] + j + 4, b1);
+        st(out[2] + j + 4, c1);
+        st(out[3] + j + 4, d1);
+    }
+}
+
+PASS void hpass1(const double *in, double *out, const double *g, int len, Py_ssize_t n) {
+    for (Py_ssize_t j = 0; j < n; j += 8) {
+        v4 o0 = {0}, o1 = {0};
+        for (int k = 0; k < len; k++) {
+            const v4 gk = splat(g[k]);
+            o0 += gk * ld(in + j + k);
+            o1 += gk * ld(in + j + k + 4);
+        }
+        st(out + j, o0);
+        st(out + j + 4, o1);
+    }
+}
+
+/* dl and dc (see the header) from the filtered maps, in place: a <- dl, q <- dc. */
+PASS void deficits(double *const *m, Py_ssize_t n, double c1x2, double c2x2) {
+    double *a = m[0], *d = m[1], *p = m[2], *q = m[3];
+    const v4 C1 = splat(c1x2), C2 = splat(c2x2);
+    for (Py_ssize_t j = 0; j < n; j += 4) {
+        const v4 A = ld(a + j), D = ld(d + j), Pp = ld(p + j), Q = ld(q + j);
+        const v4 dd = D * D;
+        const v4 s = Pp + C2 - A * A;
+        const v4 t = Q - dd;
+        st(q + j, t / (s + t));
+        st(a + j, dd / (A * A + dd + C1));
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Working memory for one strip                                             */
+
+typedef struct {
+    double *mem;
+    double **rows;      /* ring: slot pointers (2 RK entries, see ring_init) */
+    double *vm[2][5];   /* vertical pass output of two rows (a, d, p, q, |v|) */
+    double *hm[5];      /* horizontal pass output */
+    double *prod[2];    /* zhao: product of the cs maps of two rows */
+    Py_ssize_t stride;  /* doubles per plane row */
+    int rk;             /* ring slots: K + 1 input rows (two output rows) */
+    int absv;           /* the ring also holds |v| (zhao) */
+} work_t;
+
+static int work_alloc(work_t *W, int K, int absv) {
+    W->stride = ((CBLOCK + K - 1 + 7) / 8) * 8 + PAD;
+    W->rk = K + 1;
+    W->absv = absv;
+    const size_t ring = (size_t)W->rk * 5 * W->stride;
+    W->mem = (double *)calloc(ring + 17 * (size_t)W->stride, sizeof(double));
+    W->rows = (double **)malloc(sizeof(double *) * 2 * (size_t)W->rk);
+    if (!W->mem || !W->rows) {
+        free(W->mem);
+        free(W->rows);
+        return -1;
+    }
+    double *m = W->mem + ring;
+    for (int t = 0; t < 2; t++)
+        for (int i = 0; i < 5; i++) W->vm[t][i] = m + (size_t)(5 * t + i) * W->stride;
+    for (int i = 0; i < 5; i++) W->hm[i] = m + (size_t)(10 + i) * W->stride;
+    W->prod[0] = m + (size_t)15 * W->stride;
+    W->prod[1] = m + (size_t)16 * W->stride;
+    /* The ring slot of input row r is r mod RK; slot s holds the planes of
+     * load_row. rows[s .. s+RK-1] are then the slots of consecutive input
+     * rows starting at any row whose slot is s. */
+    for (int s = 0; s < W->rk; s++) W->rows[s] = W->rows[s + W->rk] = W->mem + (size_t)s * 5 * W->stride;
+    return 0;
+}
+
+static void work_free(work_t *W) {
+    free(W->mem);
+    free(W->rows);
+}
+
+INLINE double *const *ring_rows(const work_t *W, Py_ssize_t i) { return W->rows + i % W->rk; }
+
+INLINE void ring_load(work_t *W, const planes_t *P, Py_ssize_t r, Py_ssize_t c0, Py_ssize_t n) {
+    load_row(P, r, c0, n, W->rows[r % W->rk], W->stride, W->absv);
+}
+
+/* Bring input rows up to those needed by output rows i (and i + 1 when two) into the ring. */
+INLINE void ring_advance(work_t *W, const planes_t *P, int K, Py_ssize_t r0, Py_ssize_t i, int two, Py_ssize_t c0,
+                         Py_ssize_t nc) {
+    if (i == r0)
+        for (Py_ssize_t r = r0; r < r0 + K - 1; r++) ring_load(W, P, r, c0, nc);
+    ring_load(W, P, i + K - 1, c0, nc);
+    if (two) ring_load(W, P, i + K, c0, nc);
+}
+
+/* ------------------------------------------------------------------------ */
+/* SSIM                                                                      */
+
+IQA_HOT static void ssim_rows(const planes_t *P, const double *g, int K, double c1x2, double c2x2, Py_ssize_t r0,
+                              Py_ssize_t r1, double *map, work_t *W, double out[3]) {
+    const Py_ssize_t wo = P->w - K + 1;
+    v4 sdl = {0}, sdc = {0}, sx = {0};
+    double tdl = 0, tdc = 0, tx = 0;
+    for (Py_ssize_t c0 = 0; c0 < wo; c0 += CBLOCK) {
+        const Py_ssize_t nb = wo - c0 < CBLOCK ? wo - c0 : CBLOCK;
+        const Py_ssize_t nc = nb + K - 1;
+        for (Py_ssize_t i = r0; i < r1; i += 2) {
+            const int two = i + 1 < r1;
+            ring_advance(W, P, K, r0, i, two, c0, nc);
+            if (two)
+                vpass2(ring_rows(W, i), W->stride, g, K, 0, nc, W->vm[0], W->vm[1], 0);
+            else
+                vpass(ring_rows(W, i), W->stride, g, K, 0, nc, W->vm[0], 0);
+            for (int t = 0; t <= two; t++) {
+                hpass4(W->vm[t], W->hm, g, K, nb);
+                deficits(W->hm, nb, c1x2, c2x2);
+                const double *dl = W->hm[0], *dc = W->hm[3];
+                Py_ssize_t j = 0;
+                for (; j + 4 <= nb; j += 4) {
+                    const v4 l = ld(dl + j), c = ld(dc + j);
+                    sdl += l;
+                    sdc += c;
+                    sx += l * c;
+                }
+                for (; j < nb; j++) {
+                    tdl += dl[j];
+                    tdc += dc[j];
+                    tx += dl[j] * dc[j];
+                }
+                if (map) {
+                    double *m = map + (i + t - r0) * wo + c0;
+                    for (Py_ssize_t jj = 0; jj < nb; jj++) m[jj] = (1.0 - 2.0 * dl[jj]) * (1.0 - 2.0 * dc[jj]);
+                }
+            }
+        }
+    }
+    out[0] = hsum(sdl) + tdl;
+    out[1] = hsum(sdc) + tdc;
+    out[2] = hsum(sx) + tx;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The zhao mixed loss                                                       */
+
+/* Windows are centred and may be shorter than K (tails below 1e-18 trimmed
+ * by the caller); the last one is the coarsest (luminance and L1 term). */
+IQA_HOT static void zhao_rows(const planes_t *P, const double *const *gs, const int *lens, int nw, int K,
+                              double c1x2, double c2x2, double alpha, Py_ssize_t r0, Py_ssize_t r1, work_t *W,
+                              double *out) {
+    const Py_ssize_t wo = P->w - K + 1;
+    const int R = (K - 1) / 2;
+    const v4 al = splat(alpha), be = splat(1.0 - alpha), one = splat(1.0), two_ = splat(2.0);
+    v4 acc = {0};
+    double tail = 0;
+    for (Py_ssize_t c0 = 0; c0 < wo; c0 += CBLOCK) {
+        const Py_ssize_t nb = wo - c0 < CBLOCK ? wo - c0 : CBLOCK;
+        const Py_ssize_t nc = nb + K - 1;
+        for (Py_ssize_t i = r0; i < r1; i += 2) {
+            const int two = i + 1 < r1;
+            ring_advance(W, P, K, r0, i, two, c0, nc);
+            for (int s = 0; s < nw; s++) {
+                const int len = lens[s], off = R - (len - 1) / 2;
+                const int last = s == nw - 1;
+                if (two)
+                    vpass2(ring_rows(W, i + off), W->stride, gs[s], len, off, nb + len - 1, W->vm[0], W->vm[1], last);
+                else
+                    vpass(ring_rows(W, i + off), W->stride, gs[s], len, off, nb + len - 1, W->vm[0], last);
+                for (int t = 0; t <= two; t++) {
+                    hpass4(W->vm[t], W->hm, gs[s], len, nb);
+                    deficits(W->hm, nb, c1x2, c2x2);
+                    double *dc = W->hm[3], *pr = W->prod[t];
+                    if (s == 0) {
+                        for (Py_ssize_t j = 0; j < nb; j += 4) st(pr + j, one - two_ * ld(dc + j));
+                    } else {
+                        for (Py_ssize_t j = 0; j < nb; j += 4) st(pr + j, ld(pr + j) * (one - two_ * ld(dc + j)));
+                    }
+                    if (last) {
+                        hpass1(W->vm[t][4], W->hm[4], gs[s], len, nb);
+                        const double *dl = W->hm[0], *l1 = W->hm[4];
+                        Py_ssize_t j = 0;
+                        for (; j + 4 <= nb; j += 4) {
+                            const v4 ms = ld(pr + j) * (one - two_ * ld(dl + j));
+                            acc += al * (one - ms) + be * ld(l1 + j);
+                        }
+                        for (; j < nb; j++) {
+                            const double ms = pr[j] * (1.0 - 2.0 * dl[j]);
+                            tail += alpha * (1.0 - ms) + (1.0 - alpha) * l1[j];
+                        }
+                    }
+                }
+            }
+        }
+    }
+    *out = hsum(acc) + tail;
+}
+
+/* ------------------------------------------------------------------------ */
+/* MATLAB 2x2 box decimation (msssim.m): out[i][j] = mean of rows 2i, 2i+1 and
+ * columns 2j, 2j+1 (the last row/column repeated for odd sizes), of x / L.
+ * The sum is taken as ((x00 + x01) + x10) + x11 and then divided by 4, the
+ * order of torch's avg_pool2d, so both paths give identical bits. */
+
+#define DECIMATE_ROWS(T)                                                                  \
+    do {                                                                                  \
+        const T *b = (const T *)base;                                                     \
+        for (Py_ssize_t i = 0; i < ho; i++) {                                             \
+            const Py_ssize_t i1 = 2 * i + 1 < h ? 2 * i + 1 : h - 1;                      \
+            const T *ra = b + 2 * i * w, *rb = b + i1 * w;                                \
+            double *o = out + i * wo;                                                     \
+            for (Py_ssize_t j = 0; j < wo; j++) {                                         \
+                const Py_ssize_t c0 = 2 * j, c1 = 2 * j + 1 < w ? 2 * j + 1 : w - 1;      \
+                double s = (double)ra[c0] / L + (double)ra[c1] / L;                       \
+                s += (double)rb[c0] / L;                                                  \
+                s += (double)rb[c1] / L;                                                  \
+                o[j] = s / 4;                                                             \
+            }                                                                             \
+        }                                                                                 \
+    } while (0)
+
+IQA_HOT static void decimate2(const planes_t *P, const char *base, double *out) {
+    const Py_ssize_t h = P->h, w = P->w, ho = (h + 1) / 2, wo = (w + 1) / 2;
+    const double L = P->L;
+    switch (P->dt) {
+    case DT_U8: DECIMATE_ROWS(uint8_t); break;
+    case DT_U16: DECIMATE_ROWS(uint16_t); break;
+    case DT_F32: DECIMATE_ROWS(float); break;
+    default: DECIMATE_ROWS(double); break;
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Python bindings                                                           */
+
+static int dtype_of(const Py_buffer *b) {
+    const char *f = b->format ? b->format : "B";
+    if (*f == '@' || *f == '=' || *f == '<') f++;
+    if (f[0] && f[1]) return -1;
+    switch (*f) {
+    case 'B': return b->itemsize == 1 ? DT_U8 : -1;
+    case 'H': return b->itemsize == 2 ? DT_U16 : -1;
+    case 'f': return b->itemsize == 4 ? DT_F32 : -1;
+    case 'd': return b->itemsize == 8 ? DT_F64 : -1;
+    }
+    return -1;
+}
+
+/* Get x and y as 2-D C-contiguous buffers of the same supported type and shape. */
+static int get_planes(PyObject *xo, PyObject *yo, double L, Py_buffer *bx, Py_buffer *by, planes_t *P) {
+    if (PyObject_GetBuffer(xo, bx, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) return -1;
+    if (PyObject_GetBuffer(yo, by, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
+        PyBuffer_Release(bx);
+        return -1;
+    }
+    int dt = dtype_of(bx);
+    if (bx->ndim != 2 || by->ndim != 2 || bx->shape[0] != by->shape[0] || bx->shape[1] != by->shape[1]) {
+        PyErr_SetString(PyExc_ValueError, "x and y must be 2-D arrays of the same shape");
+    } else if (dt < 0 || dtype_of(by) != dt) {
+        PyErr_SetString(PyExc_TypeError, "x and y must both be uint8, uint16, float32 or float64");
+    } else if (!(L > 0)) {
+        PyErr_SetString(PyExc_ValueError, "L must be positive");
+    } else {
+        P->x = (const char *)bx->buf;
+        P->y = (const char *)by->buf;
+        P->dt = dt;
+        P->h = bx->shape[0];
+        P->w = bx->shape[1];
+        P->esize = bx->itemsize;
+        P->L = L;
+        P->inv = 1.0 / L;
+        return 0;
+    }
+    PyBuffer_Release(bx);
+    PyBuffer_Release(by);
+    return -1;
+}
+
+static int get_taps(PyObject *o, Py_buffer *b) {
+    if (PyObject_GetBuffer(o, b, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) return -1;
+    if (dtype_of(b) != DT_F64 || b->ndim != 1 || b->shape[0] < 1 || b->shape[0] % 2 == 0) {
+        PyBuffer_Release(b);
+        PyErr_SetString(PyExc_ValueError, "a window must be a 1-D float64 array of odd length");
+        return -1;
+    }
+    return 0;
+}
+
+static int check_rows(const planes_t *P, int K, Py_ssize_t r0, Py_ssize_t r1) {
+    if (P->h < K || P->w < K) {
+        PyErr_Format(PyExc_ValueError, "image of %zdx%zd px is smaller than the %dx%d window", P->w, P->h, K, K);
+        return -1;
+    }
+    if (r0 < 0 || r1 > P->h - K + 1 || r0 >= r1) {
+        PyErr_SetString(PyExc_ValueError, "output rows out of range");
+        return -1;
+    }
+    return 0;
+}
+
+PyDoc_STRVAR(ssim_sums_doc,
+             "ssim_sums(x, y, L, window, c1x2, c2x2, r0, r1, map=None) -> (sum_dl, sum_dc, sum_dl_dc)\n\n"
+             "Sums of the SSIM deficits over valid output rows r0 .. r1-1 of two 2-D planes\n"
+             "(uint8, uint16, float32 or float64, C-contiguous) on the [0, L] scale. If map\n"
+             "is given (a writable float64 buffer of (r1-r0) x (W-K+1)), the SSIM map rows\n"
+             "are written into it.");
+
+static PyObject *py_ssim_sums(PyObject *self, PyObject *args, PyObject *kw) {
+    static char *names[] = {"x", "y", "L", "window", "c1x2", "c2x2", "r0", "r1", "map", NULL};
+    PyObject *xo, *yo, *go, *mo = Py_None;
+    double L, c1x2, c2x2;
+    Py_ssize_t r0, r1;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOdOddnn|O", names, &xo, &yo, &L, &go, &c1x2, &c2x2, &r0, &r1, &mo))
+        return NULL;
+    Py_buffer bx, by, bg, bm = {0};
+    planes_t P;
+    if (get_planes(xo, yo, L, &bx, &by, &P) < 0) return NULL;
+    PyObject *result = NULL;
+    int have_map = 0;
+    if (get_taps(go, &bg) < 0) goto done_planes;
+    const int K = (int)bg.shape[0];
+    if (check_rows(&P, K, r0, r1) < 0) goto done_taps;
+    if (mo != Py_None) {
+        if (PyObject_GetBuffer(mo, &bm, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE) < 0) goto done_taps;
+        have_map = 1;
+        if (dtype_of(&bm) != DT_F64 || bm.len != (Py_ssize_t)sizeof(double) * (r1 - r0) * (P.w - K + 1)) {
+            PyErr_SetString(PyExc_ValueError, "map must be a writable float64 buffer of (r1-r0) x (W-K+1)");
+            goto done_map;
+        }
+    }
+    work_t W;
+    if (work_alloc(&W, K, 0) < 0) {
+        PyErr_NoMemory();
+        goto done_map;
+    }
+    double out[3];
+    Py_BEGIN_ALLOW_THREADS
+    ssim_rows(&P, (const double *)bg.buf, K, c1x2, c2x2, r0, r1, have_map ? (double *)bm.buf : NULL, &W, out);
+    Py_END_ALLOW_THREADS
+    work_free(&W);
+    result = Py_BuildValue("(ddd)", out[0], out[1], out[2]);
+done_map:
+    if (have_map) PyBuffer_Release(&bm);
+done_taps:
+    PyBuffer_Release(&bg);
+done_planes:
+    PyBuffer_Release(&bx);
+    PyBuffer_Release(&by);
+    return result;
+}
+
+PyDoc_STRVAR(zhao_sum_doc,
+             "zhao_sum(x, y, L, windows, c1x2, c2x2, alpha, r0, r1) -> float\n\n"
+             "Sum of the zhao mixed-loss map alpha*(1 - l_M * prod_j cs_j) + (1-alpha)*(g_M * |x-y|)/L\n"
+             "over valid output rows r0 .. r1-1. windows: centred 1-D float64 arrays of odd\n"
+             "length; the longest sets the valid region; the last is the coarsest.");
+
+#define MAX_WINDOWS 8
+
+static PyObject *py_zhao_sum(PyObject *self, PyObject *args, PyObject *kw) {
+    static char *names[] = {"x", "y", "L", "windows", "c1x2", "c2x2", "alpha", "r0", "r1", NULL};
+    PyObject *xo, *yo, *wo;
+    double L, c1x2, c2x2, alpha;
+    Py_ssize_t r0, r1;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOdOdddnn", names, &xo, &yo, &L, &wo, &c1x2, &c2x2, &alpha, &r0, &r1))
+        return NULL;
+    PyObject *seq = PySequence_Fast(wo, "windows must be a sequence");
+    if (!seq) return NULL;
+    const Py_ssize_t nw = PySequence_Fast_GET_SIZE(seq);
+    if (nw < 1 || nw > MAX_WINDOWS) {
+        Py_DECREF(seq);
+        PyErr_SetString(PyExc_ValueError, "between 1 and 8 windows");
+        return NULL;
+    }
+    Py_buffer bw[MAX_WINDOWS], bx, by;
+    const double *gs[MAX_WINDOWS];
+    int lens[MAX_WINDOWS];
+    Py_ssize_t got = 0;
+    PyObject *result = NULL;
+    int K = 0;
+    for (; got < nw; got++) {
+        if (get_taps(PySequence_Fast_GET_ITEM(seq, got), &bw[got]) < 0) goto done;
+        gs[got] = (const double *)bw[got].buf;
+        lens[got] = (int)bw[got].shape[0];
+        if (lens[got] > K) K = lens[got];
+    }
+    planes_t P;
+    if (get_planes(xo, yo, L, &bx, &by, &P) < 0) goto done;
+    if (check_rows(&P, K, r0, r1) == 0) {
+        work_t W;
+        if (work_alloc(&W, K, 1) < 0) {
+            PyErr_NoMemory();
+        } else {
+            double out;
+            Py_BEGIN_ALLOW_THREADS
+            zhao_rows(&P, gs, lens, (int)nw, K, c1x2, c2x2, alpha, r0, r1, &W, &out);
+            Py_END_ALLOW_THREADS
+            work_free(&W);
+            result = PyFloat_FromDouble(out);
+        }
+    }
+    PyBuffer_Release(&bx);
+    PyBuffer_Release(&by);
+done:
+    for (Py_ssize_t i = 0; i < got; i++) PyBuffer_Release(&bw[i]);
+    Py_DECREF(seq);
+    return result;
+}
+
+PyDoc_STRVAR(decimate2_doc,
+             "decimate2(x, y, L, out_x, out_y)\n\n"
+             "msssim.m's 2x2 box low-pass and decimation of two planes, divided by L, into\n"
+             "float64 buffers of ceil(H/2) x ceil(W/2).");
+
+static PyObject *py_decimate2(PyObject *self, PyObject *args) {
+    PyObject *xo, *yo, *ox, *oy;
+    double L;
+    if (!PyArg_ParseTuple(args, "OOdOO", &xo, &yo, &L, &ox, &oy)) return NULL;
+    Py_buffer bx, by, bo[2];
+    planes_t P;
+    if (get_planes(xo, yo, L, &bx, &by, &P) < 0) return NULL;
+    PyObject *outs[2] = {ox, oy}, *result = NULL;
+    int got = 0;
+    const Py_ssize_t need = (Py_ssize_t)sizeof(double) * ((P.h + 1) / 2) * ((P.w + 1) / 2);
+    for (; got < 2; got++) {
+        if (PyObject_GetBuffer(outs[got], &bo[got], PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE) < 0) goto done;
+        if (dtype_of(&bo[got]) != DT_F64 || bo[got].len != need) {
+            PyErr_SetString(PyExc_ValueError, "outputs must be writable float64 buffers of ceil(H/2) x ceil(W/2)");
+            got++;
+            goto done;
+        }
+    }
+    Py_BEGIN_ALLOW_THREADS
+    decimate2(&P, P.x, (double *)bo[0].buf);
+    decimate2(&P, P.y, (double *)bo[1].buf);
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_None);
+done:
+    for (int i = 0; i < got; i++) PyBuffer_Release(&bo[i]);
+    PyBuffer_Release(&bx);
+    PyBuffer_Release(&by);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"ssim_sums", (PyCFunction)(void (*)(void))py_ssim_sums, METH_VARARGS | METH_KEYWORDS, ssim_sums_doc},
+    {"zhao_sum", (PyCFunction)(void (*)(void))py_zhao_sum, METH_VARARGS | METH_KEYWORDS, zhao_sum_doc},
+    {"decimate2", py_decimate2, METH_VARARGS, decimate2_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_native", "iqa's float64 CPU kernels (see _cpu.py).", -1, methods,
+};
+
+PyMODINIT_FUNC PyInit__native(void) { return PyModule_Create(&module); }

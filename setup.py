@@ -1,0 +1,23 @@
+"""Build configuration beyond pyproject.toml: the optional C extension.
+
+``iqa_cli.metrics._native`` holds the float64 CPU kernels of SSIM, MS-SSIM
+and the mixed loss. It is optional: without a C compiler the build skips it
+and iqa falls back to its torch kernels (same numbers, slower).
+"""
+
+import sys
+
+from setuptools import Extension, setup
+
+args = [] if sys.platform == "win32" else ["-O3", "-ffp-contract=fast", "-Wno-psabi"]
+
+setup(
+    ext_modules=[
+        Extension(
+            "iqa_cli.metrics._native",
+            sources=["iqa_cli/metrics/_native.c"],
+            extra_compile_args=args,
+            optional=True,
+        )
+    ]
+)
