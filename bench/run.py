@@ -77,6 +77,12 @@ PEERS = (
 # ----------------------------------------------------------------------------- helpers
 
 
+def _native_built() -> bool:
+    from iqa_cli.metrics import _cpu
+
+    return _cpu.available()
+
+
 def one_line(e: BaseException) -> str:
     text = " ".join(str(e).split()) or type(e).__name__
     return f"{type(e).__name__}: {text[:150]}"
@@ -158,17 +164,34 @@ def metric_fns(n: int, peers: dict[str, dict]) -> tuple[dict, dict, dict]:
     af, bf = a.astype(np.float64), b.astype(np.float64)
     L = 255.0
 
+    x8 = torch.from_numpy(a).permute(2, 0, 1)[None].contiguous()
+    y8 = torch.from_numpy(b).permute(2, 0, 1)[None].contiguous()
+
+    def torch_kernel(fn: Callable[[], torch.Tensor]) -> Callable[[], torch.Tensor]:
+        def go() -> torch.Tensor:  # the torch float64 kernel: the C extension switched off
+            os.environ["IQA_NATIVE"] = "0"
+            try:
+                return fn()
+            finally:
+                os.environ.pop("IQA_NATIVE", None)
+
+        return go
+
     ssim: dict[str, Callable[[], float]] = {
-        "iqa (double)": lambda: iqa_cli.ssim(x64, y64, L, precision="double")[0],
-        "iqa (single)": lambda: iqa_cli.ssim(x32, y32, L, precision="single")[0],
+        "iqa": lambda: iqa_cli.ssim(x8, y8, L)[0],
+        "iqa (torch float64)": torch_kernel(lambda: iqa_cli.ssim(x64, y64, L, precision="double")[0]),
+        "iqa (torch float32)": lambda: iqa_cli.ssim(x32, y32, L, precision="single")[0],
     }
     ms: dict[str, Callable[[], float]] = {
-        "iqa (double)": lambda: iqa_cli.ms_ssim(x64, y64, L, precision="double")[0],
-        "iqa (single)": lambda: iqa_cli.ms_ssim(x32, y32, L, precision="single")[0],
+        "iqa": lambda: iqa_cli.ms_ssim(x8, y8, L)[0],
+        "iqa (torch float64)": torch_kernel(lambda: iqa_cli.ms_ssim(x64, y64, L, precision="double")[0]),
+        "iqa (torch float32)": lambda: iqa_cli.ms_ssim(x32, y32, L, precision="single")[0],
     }
+    native = "C kernel" if _native_built() else "C extension NOT built: torch float64 kernel"
     notes = {
-        "iqa (double)": "float64 input, precision='double' (the CLI path; 'auto' on the CPU is float64)",
-        "iqa (single)": "float32 input, precision='single'",
+        "iqa": f"uint8 tensors as the CLI passes them, defaults (float64; {native})",
+        "iqa (torch float64)": "float64 tensors, precision='double', IQA_NATIVE=0 (the torch kernel: CUDA, autograd, no compiler)",
+        "iqa (torch float32)": "float32 tensors, precision='single' (tile-centred float32 torch kernel)",
     }
     if peers["pytorch-msssim"]["ok"]:
         pm = peers["pytorch-msssim"]["module"]
@@ -214,9 +237,8 @@ def run_metrics(sizes: list[int], repeat: int, peers: dict[str, dict]) -> list[d
         for metric, fns in (("SSIM", ssim), ("MS-SSIM", ms)):
             console.print(f"[dim]timing {metric} {n}x{n} RGB: {', '.join(fns)} ...[/dim]")
             res = timed_round_robin(fns, repeat)
-            ref_d = res["iqa (double)"].get("median")
-            ref_s = res["iqa (single)"].get("median")
-            ref_v = res["iqa (double)"].get("value")
+            ref_d = res["iqa"].get("median")
+            ref_v = res["iqa"].get("value")
             for impl, r in res.items():
                 row = {"metric": metric, "impl": impl, "size": n, "note": notes.get(impl, "")}
                 if "error" in r:
@@ -227,8 +249,7 @@ def run_metrics(sizes: list[int], repeat: int, peers: dict[str, dict]) -> list[d
                         median_ms=med * 1e3,
                         times_ms=[t * 1e3 for t in r["times"]],
                         mpix_s=n * n / med / 1e6,
-                        ratio_vs_double=(med / ref_d) if ref_d else None,
-                        ratio_vs_single=(med / ref_s) if ref_s else None,
+                        ratio=(med / ref_d) if ref_d else None,
                         value=r["value"],
                         abs_diff=(abs(r["value"] - ref_v) if ref_v is not None else None),
                     )
@@ -399,7 +420,7 @@ def print_metrics(rows: list[dict]) -> None:
     for metric in ("SSIM", "MS-SSIM"):
         t = Table(title=f"{metric}, RGB pair, data_range 255 (median ms; ratio = peer time / iqa time)")
         for col, just in (("implementation", "left"), ("size", "right"), ("median ms", "right"), ("Mpix/s", "right"),
-                          ("× iqa double", "right"), ("× iqa single", "right"), ("|Δ| vs iqa double", "right")):
+                          ("× iqa", "right"), ("|Δ| vs iqa", "right")):
             t.add_column(col, justify=just)
         last = None
         for r in (r for r in rows if r["metric"] == metric):
@@ -407,15 +428,14 @@ def print_metrics(rows: list[dict]) -> None:
                 t.add_section()
             last = r["size"]
             if "error" in r:
-                t.add_row(r["impl"], f"{r['size']}²", f"[red]error: {r['error']}[/red]", "", "", "", "")
+                t.add_row(r["impl"], f"{r['size']}²", f"[red]error: {r['error']}[/red]", "", "", "")
                 continue
             t.add_row(
                 r["impl"],
                 f"{r['size']}²",
                 fmt(r["median_ms"], ".1f"),
                 fmt(r["mpix_s"], ".2f"),
-                fmt(r["ratio_vs_double"], ".2f"),
-                fmt(r["ratio_vs_single"], ".2f"),
+                fmt(r["ratio"], ".2f"),
                 fmt(r["abs_diff"], ".1e"),
             )
         console.print(t)
@@ -429,7 +449,7 @@ def print_notes(peers: dict, notes: dict) -> None:
     t.add_row("iqa", _iqa_version(), "")
     for name, info in peers.items():
         t.add_row(name, info["version"] if info["ok"] else f"[yellow]{info['reason']}[/yellow]", notes.get(name, ""))
-    for k in ("iqa (double)", "iqa (single)"):
+    for k in ("iqa", "iqa (torch float64)", "iqa (torch float32)"):
         t.add_row(k, "", notes.get(k, ""))
     console.print(t)
 

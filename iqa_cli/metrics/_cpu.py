@@ -4,7 +4,7 @@ The C extension ``_native`` (``_native.c``) computes, in float64, the sums of
 the SSIM terms over a range of output rows of one image plane, reading the
 planes in their stored type (uint8, uint16, float32 or float64) and dividing
 by the data range as it goes: no float copy of the image is made. This module
-cuts the planes into strips of :data:`STRIP_ROWS` output rows, runs them in
+cuts the planes into strips of output rows, runs them in
 worker threads (the extension releases the GIL), and adds the strip sums in a
 fixed order, so results do not depend on the number of threads.
 
@@ -31,7 +31,8 @@ except ImportError:  # built without a C compiler: the torch kernels are used
 
 Tensor = torch.Tensor
 
-STRIP_ROWS = 32  # output rows per work item: fixed, so sums do not depend on the thread count
+STRIP_ROWS = 64  # fewest output rows per work item (each item re-reads K - 1 rows)
+JOBS = 16  # work items per call, for up to ~8 threads
 _DTYPES = (torch.uint8, torch.float32, torch.float64)
 TRIM = 1e-18  # window taps below TRIM x the centre tap are dropped (zhao's small-sigma windows)
 
@@ -77,8 +78,12 @@ def _run(jobs: list) -> list:
     return [f.result() for f in [pool.submit(job) for job in jobs]]
 
 
-def _strips(ho: int) -> list[tuple[int, int]]:
-    return [(r, min(r + STRIP_ROWS, ho)) for r in range(0, ho, STRIP_ROWS)]
+def _strips(ho: int, planes: int) -> list[tuple[int, int]]:
+    """Row ranges of one plane's work items: about :data:`JOBS` items per call
+    in all, at least :data:`STRIP_ROWS` rows each. The split depends only on
+    the image's shape, never on the thread count, so sums are reproducible."""
+    rows = max(STRIP_ROWS, -(-ho * planes // JOBS))
+    return [(r, min(r + rows, ho)) for r in range(0, ho, rows)]
 
 
 def trimmed(window: Tensor) -> np.ndarray:
@@ -109,7 +114,7 @@ def mean_ssim_cs(
     smap = np.empty((n * c, ho, wo), dtype=np.float64) if keep_map else None
     L = float(data_range)
     c1x2, c2x2 = 2.0 * k1 * k1, 2.0 * k2 * k2
-    items = [(p, r0, r1) for p in range(n * c) for r0, r1 in _strips(ho)]
+    items = [(p, r0, r1) for p in range(n * c) for r0, r1 in _strips(ho, n * c)]
     jobs = [
         lambda p=p, r0=r0, r1=r1: _native.ssim_sums(
             xp[p], yp[p], L, g, c1x2, c2x2, r0, r1, smap[p, r0:r1] if smap is not None else None
@@ -153,7 +158,7 @@ def zhao_mean(
     xp, yp = _planes(x), _planes(y)
     L = float(data_range)
     c1x2, c2x2 = 2.0 * k1 * k1, 2.0 * k2 * k2
-    items = [(p, r0, r1) for p in range(n * c) for r0, r1 in _strips(ho)]
+    items = [(p, r0, r1) for p in range(n * c) for r0, r1 in _strips(ho, n * c)]
     jobs = [
         lambda p=p, r0=r0, r1=r1: _native.zhao_sum(xp[p], yp[p], L, gs, c1x2, c2x2, float(alpha), r0, r1)
         for p, r0, r1 in items
