@@ -19,6 +19,12 @@ are scored per channel and the channel means are averaged. ``downsample="matlab"
 gives Wang's ``ssim.m`` (2009), which first low-passes and decimates by
 ``f = max(1, round(min(H, W)/256))`` (MATLAB rounding, half away from zero).
 
+Kernels: on the CPU, when no gradient is needed, the C extension of
+``_native.c`` (driven by :mod:`._cpu`) computes the terms below in float64
+straight from the stored samples (uint8, float32, float64); the torch kernels
+of this module are the path for autograd, CUDA and ``precision="single"``,
+and the fallback without the extension. Both agree to ~1e-15.
+
 Numerics: the filtered moments are computed on data scaled to [0, 1], strip
 by strip; in float32 each 32×32 output tile is centred on its own means,
 which removes most of the cancellation in ``E[x²] − μ²``. On the CPU the
