@@ -138,3 +138,23 @@ def test_trimmed_windows():
     t = _cpu.trimmed(g)
     assert t.size == 9 and abs(t.sum() - 1) < 1e-15  # taps beyond radius 4 are < 1e-18 of the centre
     assert _cpu.trimmed(gaussian_window(33, 8.0)).size == 33
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.float32, torch.float64])
+def test_mse_and_tv_match_torch_path(torch_path, dtype):
+    x, y = pair((2, 3, 97, 131), seed=8, dtype=dtype)
+    native = iqa_cli.mse(x, y)
+    ref = torch_path(iqa_cli.mse, x, y)
+    assert native.dtype == torch.float64 and (native - ref).abs().max() <= 1e-12 * ref.abs().max()
+    # exact against an independent numpy sum (integers: every term is exact)
+    d = x.numpy().astype(np.float64) - y.numpy().astype(np.float64)
+    assert np.allclose(native.numpy(), (d * d).reshape(2, -1).mean(axis=1), rtol=1e-14, atol=0)
+    for norm in ("l1", "l2_squared"):
+        for red in ("sum", "mean", "directional_mean"):
+            a = iqa_cli.total_variation(x, norm, red, data_range=255.0)
+            b = torch_path(iqa_cli.total_variation, x, norm, red, data_range=255.0)
+            assert (a - b).abs().max() <= 1e-12 * b.abs().max(), (norm, red)
+    # the CLI's call equals the natural API call on float64 data, bit for bit
+    xf = x.double() / 255.0
+    assert torch.equal(iqa_cli.total_variation(x, "l1", "mean", data_range=255.0),
+                       iqa_cli.total_variation(xf, "l1", "mean"))

@@ -167,3 +167,28 @@ def zhao_mean(
     for (p, _, _), part in zip(items, _run(jobs)):
         sums[p // c] += part
     return torch.from_numpy(sums / float(c * ho * wo))
+
+
+def sq_diff_sum(x: Tensor, y: Tensor) -> Tensor:
+    """Per-image Σ(x − y)² of (N, C, H, W) CPU tensors, float64 (N,), in the data's units."""
+    n, c, h, w = x.shape
+    xp, yp = _planes(x), _planes(y)
+    items = [(p, r0, r1) for p in range(n * c) for r0, r1 in _strips(h, n * c)]
+    sums = np.zeros(n)
+    for (p, _, _), part in zip(items, _run([lambda it=it: _native.sq_diff_sum(xp[it[0]], yp[it[0]], it[1], it[2]) for it in items])):
+        sums[p // c] += part
+    return torch.from_numpy(sums)
+
+
+def tv_sums(x: Tensor, data_range: float, squared: bool) -> tuple[Tensor, Tensor]:
+    """Per-image total-variation sums of ``x / data_range`` (vertical, horizontal),
+    float64 (N,) each: Σ|d| or, with ``squared``, Σd²."""
+    n, c, h, w = x.shape
+    xp = _planes(x)
+    L = float(data_range)
+    items = [(p, r0, r1) for p in range(n * c) for r0, r1 in _strips(h, n * c)]
+    sums = np.zeros((n, 2))
+    jobs = [lambda it=it: _native.tv_sums(xp[it[0]], L, it[1], it[2], squared) for it in items]
+    for (p, _, _), part in zip(items, _run(jobs)):
+        sums[p // c] += part
+    return torch.from_numpy(np.ascontiguousarray(sums[:, 0])), torch.from_numpy(np.ascontiguousarray(sums[:, 1]))

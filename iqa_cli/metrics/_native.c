@@ -49,10 +49,12 @@
 
 typedef double v4 __attribute__((vector_size(32)));
 typedef double v4u __attribute__((vector_size(32), aligned(8)));
+typedef long long v4i __attribute__((vector_size(32)));
 
 INLINE v4 ld(const double *p) { return *(const v4u *)p; }
 INLINE void st(double *p, v4 v) { *(v4u *)p = v; }
 INLINE v4 splat(double g) { return (v4){g, g, g, g}; }
+INLINE v4 vabs(v4 v) { return (v4)((v4i)v & (v4i){INT64_MAX, INT64_MAX, INT64_MAX, INT64_MAX}); }
 INLINE double hsum(v4 v) { return (v[0] + v[1]) + (v[2] + v[3]); }
 
 enum { DT_U8, DT_U16, DT_F32, DT_F64 };
@@ -459,6 +461,81 @@ IQA_HOT static void decimate2(const planes_t *P, const char *base, double *out) 
 }
 
 /* ------------------------------------------------------------------------ */
+/* Pixel sums: MSE and total variation                                      */
+
+/* Row r of a plane as doubles, divided by L (a division, as torch's x / L). */
+#define ROW_TO_DOUBLE(T)                                                                  \
+    do {                                                                                  \
+        const T *restrict a = (const T *)base + r * w;                                    \
+        for (Py_ssize_t j = 0; j < w; j++) out[j] = (double)a[j] / L;                     \
+    } while (0)
+
+INLINE void row_to_double(const planes_t *P, const char *base, Py_ssize_t r, double L, double *restrict out) {
+    const Py_ssize_t w = P->w;
+    switch (P->dt) {
+    case DT_U8: ROW_TO_DOUBLE(uint8_t); break;
+    case DT_U16: ROW_TO_DOUBLE(uint16_t); break;
+    case DT_F32: ROW_TO_DOUBLE(float); break;
+    default: ROW_TO_DOUBLE(double); break;
+    }
+}
+
+/* sum over rows r0 .. r1-1 of (x - y)^2, in the data's own units; buf: 2W + PAD doubles */
+IQA_HOT static double sq_diff_rows(const planes_t *P, Py_ssize_t r0, Py_ssize_t r1, double *buf) {
+    const Py_ssize_t w = P->w, w4 = w / 4 * 4;
+    double *bx = buf, *by = buf + w + PAD;
+    v4 acc = {0};
+    double tail = 0;
+    for (Py_ssize_t r = r0; r < r1; r++) {
+        row_to_double(P, P->x, r, 1.0, bx);
+        row_to_double(P, P->y, r, 1.0, by);
+        for (Py_ssize_t j = 0; j < w4; j += 4) {
+            const v4 d = ld(bx + j) - ld(by + j);
+            acc += d * d;
+        }
+        for (Py_ssize_t j = w4; j < w; j++) tail += (bx[j] - by[j]) * (bx[j] - by[j]);
+    }
+    return hsum(acc) + tail;
+}
+
+/* TV sums of x / L over rows r0 .. r1-1: vertical differences x[i+1] - x[i]
+ * for i < min(r1, H-1), horizontal ones within the rows; |d| (l1) or d^2.
+ * buf: 2W + 2 PAD doubles. */
+IQA_HOT static void tv_rows(const planes_t *P, Py_ssize_t r0, Py_ssize_t r1, int sq, double *buf, double out[2]) {
+    const Py_ssize_t w = P->w, h = P->h, w4 = w / 4 * 4, wd4 = (w - 1) / 4 * 4;
+    double *cur = buf, *nxt = buf + w + PAD;
+    v4 ah = {0}, aw = {0};
+    double th = 0, tw = 0;
+    row_to_double(P, P->x, r0, P->L, cur);
+    for (Py_ssize_t i = r0; i < r1; i++) {
+        for (Py_ssize_t j = 0; j < wd4; j += 4) {
+            const v4 d = ld(cur + j + 1) - ld(cur + j);
+            aw += sq ? d * d : vabs(d);
+        }
+        for (Py_ssize_t j = wd4; j + 1 < w; j++) {
+            const double d = cur[j + 1] - cur[j];
+            tw += sq ? d * d : fabs(d);
+        }
+        if (i + 1 < h) {
+            row_to_double(P, P->x, i + 1, P->L, nxt);
+            for (Py_ssize_t j = 0; j < w4; j += 4) {
+                const v4 d = ld(nxt + j) - ld(cur + j);
+                ah += sq ? d * d : vabs(d);
+            }
+            for (Py_ssize_t j = w4; j < w; j++) {
+                const double d = nxt[j] - cur[j];
+                th += sq ? d * d : fabs(d);
+            }
+            double *t = cur;
+            cur = nxt;
+            nxt = t;
+        }
+    }
+    out[0] = hsum(ah) + th;
+    out[1] = hsum(aw) + tw;
+}
+
+/* ------------------------------------------------------------------------ */
 /* Python bindings                                                           */
 
 static int dtype_of(const Py_buffer *b) {
@@ -670,10 +747,79 @@ done:
     return result;
 }
 
+static int plain_rows(const planes_t *P, Py_ssize_t r0, Py_ssize_t r1) {
+    if (r0 < 0 || r1 > P->h || r0 >= r1) {
+        PyErr_SetString(PyExc_ValueError, "rows out of range");
+        return -1;
+    }
+    return 0;
+}
+
+PyDoc_STRVAR(sq_diff_sum_doc, "sq_diff_sum(x, y, r0, r1) -> float\n\nSum of (x - y)^2 over rows r0 .. r1-1 of two 2-D planes.");
+
+static PyObject *py_sq_diff_sum(PyObject *self, PyObject *args) {
+    PyObject *xo, *yo;
+    Py_ssize_t r0, r1;
+    if (!PyArg_ParseTuple(args, "OOnn", &xo, &yo, &r0, &r1)) return NULL;
+    Py_buffer bx, by;
+    planes_t P;
+    if (get_planes(xo, yo, 1.0, &bx, &by, &P) < 0) return NULL;
+    PyObject *result = NULL;
+    if (plain_rows(&P, r0, r1) == 0) {
+        double v, *buf = (double *)calloc(2 * (size_t)(P.w + PAD), sizeof(double));
+        if (!buf) {
+            PyErr_NoMemory();
+        } else {
+            Py_BEGIN_ALLOW_THREADS
+            v = sq_diff_rows(&P, r0, r1, buf);
+            Py_END_ALLOW_THREADS
+            free(buf);
+            result = PyFloat_FromDouble(v);
+        }
+    }
+    PyBuffer_Release(&bx);
+    PyBuffer_Release(&by);
+    return result;
+}
+
+PyDoc_STRVAR(tv_sums_doc,
+             "tv_sums(x, L, r0, r1, squared) -> (sum_h, sum_w)\n\n"
+             "Total-variation sums of x / L over rows r0 .. r1-1 of a 2-D plane: |d| (or d^2 when\n"
+             "squared) of the vertical differences x[i+1] - x[i] (i < H-1) and the horizontal ones.");
+
+static PyObject *py_tv_sums(PyObject *self, PyObject *args) {
+    PyObject *xo;
+    double L;
+    Py_ssize_t r0, r1;
+    int sq;
+    if (!PyArg_ParseTuple(args, "Odnnp", &xo, &L, &r0, &r1, &sq)) return NULL;
+    Py_buffer bx, by;
+    planes_t P;
+    if (get_planes(xo, xo, L, &bx, &by, &P) < 0) return NULL;
+    PyObject *result = NULL;
+    if (plain_rows(&P, r0, r1) == 0) {
+        double out[2], *buf = (double *)calloc(2 * (size_t)(P.w + PAD), sizeof(double));
+        if (!buf) {
+            PyErr_NoMemory();
+        } else {
+            Py_BEGIN_ALLOW_THREADS
+            tv_rows(&P, r0, r1, sq, buf, out);
+            Py_END_ALLOW_THREADS
+            free(buf);
+            result = Py_BuildValue("(dd)", out[0], out[1]);
+        }
+    }
+    PyBuffer_Release(&bx);
+    PyBuffer_Release(&by);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"ssim_sums", (PyCFunction)(void (*)(void))py_ssim_sums, METH_VARARGS | METH_KEYWORDS, ssim_sums_doc},
     {"zhao_sum", (PyCFunction)(void (*)(void))py_zhao_sum, METH_VARARGS | METH_KEYWORDS, zhao_sum_doc},
     {"decimate2", py_decimate2, METH_VARARGS, decimate2_doc},
+    {"sq_diff_sum", py_sq_diff_sum, METH_VARARGS, sq_diff_sum_doc},
+    {"tv_sums", py_tv_sums, METH_VARARGS, tv_sums_doc},
     {NULL, NULL, 0, NULL},
 };
 

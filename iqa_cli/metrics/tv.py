@@ -30,6 +30,7 @@ from typing import Literal
 
 import torch
 
+from . import _cpu
 from .pixel import row_chunks
 from .ssim import compute_dtype
 
@@ -74,7 +75,11 @@ def total_variation(
     if norm in ("l1", "l2_squared") and not (torch.is_grad_enabled() and x.requires_grad):
         # float64 sums chunk by chunk; returned like mse (float64 on the CPU)
         out = compute_dtype(x, "auto") if x.is_floating_point() else torch.float64
-        th, tw = (t.to(out) for t in _sums_chunked(x, norm, data_range))
+        if _cpu.usable(x):  # the C kernel reads the stored samples
+            sums = _cpu.tv_sums(x, 1.0 if data_range is None else data_range, norm == "l2_squared")
+        else:
+            sums = _sums_chunked(x, norm, data_range)
+        th, tw = (t.to(out) for t in sums)
     else:
         if data_range is not None:
             x = x / data_range
