@@ -36,8 +36,7 @@ JOBS = 16  # work items per call, for up to ~8 threads
 _DTYPES = (torch.uint8, torch.float32, torch.float64)
 TRIM = 1e-18  # window taps below TRIM x the centre tap are dropped (zhao's small-sigma windows)
 
-_pool: ThreadPoolExecutor | None = None
-_pool_size = 0
+_pools: dict[int, ThreadPoolExecutor] = {}  # one per worker count, kept for the process
 _pool_lock = threading.Lock()
 
 
@@ -64,17 +63,13 @@ def _planes(t: Tensor) -> np.ndarray:
 def _run(jobs: list) -> list:
     """Call each zero-argument job, in worker threads when there are several, and
     return their results in order."""
-    global _pool, _pool_size
     workers = min(len(jobs), max(1, torch.get_num_threads()))
     if workers <= 1:
         return [job() for job in jobs]
     with _pool_lock:
-        if _pool is None or _pool_size != workers:
-            if _pool is not None:
-                _pool.shutdown(wait=False)
-            _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="iqa-native")
-            _pool_size = workers
-        pool = _pool
+        pool = _pools.get(workers)
+        if pool is None:
+            pool = _pools[workers] = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="iqa-native")
     return [f.result() for f in [pool.submit(job) for job in jobs]]
 
 
