@@ -158,3 +158,10 @@ def test_mse_and_tv_match_torch_path(torch_path, dtype):
     xf = x.double() / 255.0
     assert torch.equal(iqa_cli.total_variation(x, "l1", "mean", data_range=255.0),
                        iqa_cli.total_variation(xf, "l1", "mean"))
+
+
+def test_mixed_dtypes_take_the_torch_path():
+    x, y = pair((1, 3, 40, 50), seed=9)
+    same = iqa_cli.ssim(x, y, 255)
+    assert (iqa_cli.ssim(x, y.double(), 255) - same).abs().max() < TOL
+    assert (iqa_cli.mse(x, y.float()) - iqa_cli.mse(x, y)).abs().max() < 1e-12

@@ -46,9 +46,9 @@ def available() -> bool:
 
 
 def usable(*tensors: Tensor) -> bool:
-    """The native path applies: extension available, CPU tensors of a supported
-    dtype, and no gradient wanted."""
-    if not available():
+    """The native path applies: extension available, CPU tensors of one
+    supported dtype, and no gradient wanted."""
+    if not available() or len({t.dtype for t in tensors}) != 1:
         return False
     grad = torch.is_grad_enabled()
     return all(t.device.type == "cpu" and t.dtype in _DTYPES and not (grad and t.requires_grad) for t in tensors)
@@ -81,6 +81,18 @@ def _strips(ho: int, planes: int) -> list[tuple[int, int]]:
     return [(r, min(r + rows, ho)) for r in range(0, ho, rows)]
 
 
+def _plane_sums(planes: int, rows: int, call) -> np.ndarray:
+    """``call(p, r0, r1)`` for every strip of output rows of every plane (in
+    worker threads); the results (numbers or tuples) added up per plane in a
+    fixed order. Returns an array of shape (planes, ...)."""
+    items = [(p, r0, r1) for p in range(planes) for r0, r1 in _strips(rows, planes)]
+    parts = _run([lambda it=it: call(*it) for it in items])
+    out = np.zeros((planes,) + np.shape(parts[0]))
+    for (p, _, _), part in zip(items, parts):
+        out[p] += part
+    return out
+
+
 def trimmed(window: Tensor) -> np.ndarray:
     """The window as float64 numpy, with symmetric tails below ``TRIM`` × its
     centre tap removed (changes results by < 1e-16; saves work for small σ)."""
@@ -109,16 +121,13 @@ def mean_ssim_cs(
     smap = np.empty((n * c, ho, wo), dtype=np.float64) if keep_map else None
     L = float(data_range)
     c1x2, c2x2 = 2.0 * k1 * k1, 2.0 * k2 * k2
-    items = [(p, r0, r1) for p in range(n * c) for r0, r1 in _strips(ho, n * c)]
-    jobs = [
-        lambda p=p, r0=r0, r1=r1: _native.ssim_sums(
+    sums = _plane_sums(
+        n * c,
+        ho,
+        lambda p, r0, r1: _native.ssim_sums(
             xp[p], yp[p], L, g, c1x2, c2x2, r0, r1, smap[p, r0:r1] if smap is not None else None
-        )
-        for p, r0, r1 in items
-    ]
-    sums = np.zeros((n * c, 3))
-    for (p, _, _), part in zip(items, _run(jobs)):  # a fixed order
-        sums[p] += part
+        ),
+    )
     count = float(ho * wo)
     dl, dc, dldc = sums.T
     mean_cs = (count - 2.0 * dc) / count
@@ -153,14 +162,9 @@ def zhao_mean(
     xp, yp = _planes(x), _planes(y)
     L = float(data_range)
     c1x2, c2x2 = 2.0 * k1 * k1, 2.0 * k2 * k2
-    items = [(p, r0, r1) for p in range(n * c) for r0, r1 in _strips(ho, n * c)]
-    jobs = [
-        lambda p=p, r0=r0, r1=r1: _native.zhao_sum(xp[p], yp[p], L, gs, c1x2, c2x2, float(alpha), r0, r1)
-        for p, r0, r1 in items
-    ]
-    sums = np.zeros(n)
-    for (p, _, _), part in zip(items, _run(jobs)):
-        sums[p // c] += part
+    sums = _plane_sums(
+        n * c, ho, lambda p, r0, r1: _native.zhao_sum(xp[p], yp[p], L, gs, c1x2, c2x2, float(alpha), r0, r1)
+    ).reshape(n, c).sum(axis=1)
     return torch.from_numpy(sums / float(c * ho * wo))
 
 
@@ -168,10 +172,7 @@ def sq_diff_sum(x: Tensor, y: Tensor) -> Tensor:
     """Per-image Σ(x − y)² of (N, C, H, W) CPU tensors, float64 (N,), in the data's units."""
     n, c, h, w = x.shape
     xp, yp = _planes(x), _planes(y)
-    items = [(p, r0, r1) for p in range(n * c) for r0, r1 in _strips(h, n * c)]
-    sums = np.zeros(n)
-    for (p, _, _), part in zip(items, _run([lambda it=it: _native.sq_diff_sum(xp[it[0]], yp[it[0]], it[1], it[2]) for it in items])):
-        sums[p // c] += part
+    sums = _plane_sums(n * c, h, lambda p, r0, r1: _native.sq_diff_sum(xp[p], yp[p], r0, r1)).reshape(n, c).sum(axis=1)
     return torch.from_numpy(sums)
 
 
@@ -181,9 +182,5 @@ def tv_sums(x: Tensor, data_range: float, squared: bool) -> tuple[Tensor, Tensor
     n, c, h, w = x.shape
     xp = _planes(x)
     L = float(data_range)
-    items = [(p, r0, r1) for p in range(n * c) for r0, r1 in _strips(h, n * c)]
-    sums = np.zeros((n, 2))
-    jobs = [lambda it=it: _native.tv_sums(xp[it[0]], L, it[1], it[2], squared) for it in items]
-    for (p, _, _), part in zip(items, _run(jobs)):
-        sums[p // c] += part
+    sums = _plane_sums(n * c, h, lambda p, r0, r1: _native.tv_sums(xp[p], L, r0, r1, squared)).reshape(n, c, 2).sum(axis=1)
     return torch.from_numpy(np.ascontiguousarray(sums[:, 0])), torch.from_numpy(np.ascontiguousarray(sums[:, 1]))

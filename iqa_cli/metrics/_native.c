@@ -105,51 +105,13 @@ PASS void load_row(const planes_t *P, Py_ssize_t r, Py_ssize_t c0, Py_ssize_t n,
 /* ------------------------------------------------------------------------ */
 /* Filters                                                                   */
 
-/* Vertical pass for one output row over n (rounded up to 8) columns starting
- * at column c of the ring rows: out[m][c'] = sum_k g[k] * plane_m(row k)[c + c']
- * for the planes u, v, u*u, v*v (out[0..3]) and |v| (out[4], when e). */
-PASS void vpass(double *const *rows, Py_ssize_t S, const double *g, int len, Py_ssize_t c, Py_ssize_t n,
-                double *const *out, int e) {
-    double *a = out[0], *d = out[1], *p = out[2], *q = out[3];
-    for (Py_ssize_t j = 0; j < n; j += 8) {
-        v4 a0 = {0}, a1 = {0}, d0 = {0}, d1 = {0}, p0 = {0}, p1 = {0}, q0 = {0}, q1 = {0};
-        for (int k = 0; k < len; k++) {
-            const v4 gk = splat(g[k]);
-            const double *r = rows[k] + c + j;
-            a0 += gk * ld(r);
-            a1 += gk * ld(r + 4);
-            d0 += gk * ld(r + S);
-            d1 += gk * ld(r + S + 4);
-            p0 += gk * ld(r + 2 * S);
-            p1 += gk * ld(r + 2 * S + 4);
-            q0 += gk * ld(r + 3 * S);
-            q1 += gk * ld(r + 3 * S + 4);
-        }
-        st(a + j, a0);
-        st(a + j + 4, a1);
-        st(d + j, d0);
-        st(d + j + 4, d1);
-        st(p + j, p0);
-        st(p + j + 4, p1);
-        st(q + j, q0);
-        st(q + j + 4, q1);
-        if (e) {
-            v4 e0 = {0}, e1 = {0};
-            for (int k = 0; k < len; k++) {
-                const v4 gk = splat(g[k]);
-                const double *r = rows[k] + c + j + 4 * S;
-                e0 += gk * ld(r);
-                e1 += gk * ld(r + 4);
-            }
-            st(out[4] + j, e0);
-            st(out[4] + j + 4, e1);
-        }
-    }
-}
-
-/* Vertical pass for two consecutive output rows (ring rows 0 .. len for the
- * pair): each input vector is loaded once and used for both rows, which
- * halves the loads per multiply-add of the one-row pass. */
+/* Vertical pass for two consecutive output rows over n (rounded up to 4 or 8)
+ * columns starting at column c of the ring rows 0 .. len:
+ * o_t[m][c'] = sum_k g[k] * plane_m(row k + t)[c + c'] for the planes u, v,
+ * u*u, v*v (m = 0..3) and |v| (m = 4, when e). Each input vector is loaded
+ * once and used for both rows, which halves the loads per multiply-add. For
+ * the last row of an odd strip the second row reads a stale (finite) ring
+ * slot and its output is ignored. */
 PASS void vpass2(double *const *rows, Py_ssize_t S, const double *g, int len, Py_ssize_t c, Py_ssize_t n,
                  double *const *o0, double *const *o1, int e) {
     for (Py_ssize_t j = 0; j < n; j += 4) {
@@ -339,10 +301,7 @@ IQA_HOT static void ssim_rows(const planes_t *P, const double *g, int K, double 
         for (Py_ssize_t i = r0; i < r1; i += 2) {
             const int two = i + 1 < r1;
             ring_advance(W, P, K, r0, i, two, c0, nc);
-            if (two)
-                vpass2(ring_rows(W, i), W->stride, g, K, 0, nc, W->vm[0], W->vm[1], 0);
-            else
-                vpass(ring_rows(W, i), W->stride, g, K, 0, nc, W->vm[0], 0);
+            vpass2(ring_rows(W, i), W->stride, g, K, 0, nc, W->vm[0], W->vm[1], 0);
             for (int t = 0; t <= two; t++) {
                 hpass4(W->vm[t], W->hm, g, K, nb);
                 deficits(W->hm, nb, c1x2, c2x2);
@@ -393,10 +352,7 @@ IQA_HOT static void zhao_rows(const planes_t *P, const double *const *gs, const 
             for (int s = 0; s < nw; s++) {
                 const int len = lens[s], off = R - (len - 1) / 2;
                 const int last = s == nw - 1;
-                if (two)
-                    vpass2(ring_rows(W, i + off), W->stride, gs[s], len, off, nb + len - 1, W->vm[0], W->vm[1], last);
-                else
-                    vpass(ring_rows(W, i + off), W->stride, gs[s], len, off, nb + len - 1, W->vm[0], last);
+                vpass2(ring_rows(W, i + off), W->stride, gs[s], len, off, nb + len - 1, W->vm[0], W->vm[1], last);
                 for (int t = 0; t <= two; t++) {
                     hpass4(W->vm[t], W->hm, gs[s], len, nb);
                     deficits(W->hm, nb, c1x2, c2x2);

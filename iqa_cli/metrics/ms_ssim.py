@@ -98,24 +98,29 @@ def ms_ssim(
     dtype = compute_dtype(x, precision)
     out_dtype = dtype  # results in the compute dtype (float64 on the CPU by default)
     window = gaussian_window(window_size, sigma, dtype=dtype, device=x.device)
-    terms = []
     if dtype == torch.float64 and _cpu.usable(x, y):  # the C kernel reads the stored samples
         xs, ys, scale = x, y, data_range
-        for level in range(levels):
-            mean_s, mean_cs, _ = _cpu.mean_ssim_cs(xs, ys, scale, window, k1, k2)
-            terms.append(mean_s if level == levels - 1 else mean_cs)
-            if level < levels - 1:
-                xs, ys = _cpu.decimate2(xs, ys, scale)  # float64 on [0, 1], as below
-                scale = 1.0
+
+        def stats(a: Tensor, b: Tensor, s: float):
+            return _cpu.mean_ssim_cs(a, b, s, window, k1, k2)
+
+        down = _cpu.decimate2  # float64 on [0, 1], bit-identical to the torch branch
     else:
-        xs = x.to(dtype) / data_range
-        ys = y.to(dtype) / data_range
-        for level in range(levels):
-            mean_s, mean_cs, _ = mean_ssim_cs(xs, ys, window, k1, k2)
-            terms.append(mean_s if level == levels - 1 else mean_cs)
-            if level < levels - 1:
-                xs = matlab_box_decimate(xs, 2)
-                ys = matlab_box_decimate(ys, 2)
+        xs, ys, scale = x.to(dtype) / data_range, y.to(dtype) / data_range, 1.0
+
+        def stats(a: Tensor, b: Tensor, s: float):
+            return mean_ssim_cs(a, b, window, k1, k2)
+
+        def down(a: Tensor, b: Tensor, s: float) -> tuple[Tensor, Tensor]:
+            return matlab_box_decimate(a, 2), matlab_box_decimate(b, 2)
+
+    terms = []
+    for level in range(levels):
+        mean_s, mean_cs, _ = stats(xs, ys, scale)
+        terms.append(mean_s if level == levels - 1 else mean_cs)
+        if level < levels - 1:
+            xs, ys = down(xs, ys, scale)
+            scale = 1.0
     stacked = torch.stack(terms, dim=-1)  # (N, C, levels), float64
     wt = torch.tensor(tuple(weights), dtype=stacked.dtype, device=stacked.device)
     if negative == "nan" and bool((stacked < 0).any()):
