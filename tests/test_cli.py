@@ -503,6 +503,25 @@ def test_exit_0_all_scored(rgb_pair):
     assert result.exit_code == 0 and result.stdout == ""
 
 
+def test_entry_restores_the_garbage_collector(rgb_pair, capsys):
+    """entry() defers the cyclic GC during start-up and turns it back on once
+    torch is imported, so a long batch still collects."""
+    import gc
+
+    from iqa_cli import cli
+
+    r, d, _, _ = rgb_pair
+    assert gc.isenabled()
+    try:
+        with pytest.raises(SystemExit) as e:
+            cli.entry(["compare", str(r), str(d), "--quiet"])
+        assert e.value.code == 0
+        assert gc.isenabled() and not cli._gc_deferred
+    finally:
+        gc.unfreeze()
+        gc.enable()
+
+
 def test_exit_1_size_mismatch(png, rgb_pair):
     r, _, ref, _ = rgb_pair
     other = png("other.png", ref[:, :-1])
