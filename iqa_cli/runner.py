@@ -23,7 +23,7 @@ from .io import LoadedImage, PreparedPair, load_image, prepare_pair
 from .metrics import local
 from .metrics.color import rgb_to_gray_matlab, rgb_to_y_bt601
 from .metrics.mix import ZHAO_SIZE, mix_loss
-from .metrics.ms_ssim import min_side, ms_ssim
+from .metrics.ms_ssim import min_side, ms_ssim_and_ssim
 from .metrics.pixel import mse, psnr_from_mse
 from .metrics.ssim import ssim
 from .metrics.tv import total_variation
@@ -160,8 +160,18 @@ def score_prepared(
         notes.append(why)
 
     # --- SSIM family -----------------------------------------------------
+    ms_ok = min(h, w) >= min_side()
+    if "ms_ssim" in want and ms_ok and not identical:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            ms_value, ssim_value = ms_ssim_and_ssim(x, y, L)
+        out["ms_ssim"] = float(ms_value[0])
+        if caught:
+            notes.append("ms_ssim: a scale has negative similarity (anti-correlated content): NaN as in msssim.m")
+        if settings.downsample == "none":  # MS-SSIM's first scale is this SSIM, bit for bit
+            out["ssim"] = float(ssim_value[0])
     ssim_family = want & {"ssim", "ssim_min", "ssim_below"}
-    if ssim_family or need_map:
+    if need_map or (ssim_family - out.keys()):
         if min(h, w) < SSIM_WINDOW:
             skip(ssim_family, f"ssim: image of {w}x{h} px is smaller than the 11x11 window; not computed")
         elif identical:  # the SSIM map of an image with itself is 1 everywhere
@@ -176,7 +186,7 @@ def score_prepared(
                 value, smap = ssim(x, y, L, downsample=settings.downsample, return_map=True)
             else:  # no map kept: less memory on large images
                 value, smap = ssim(x, y, L, downsample=settings.downsample), None
-            if "ssim" in want:
+            if "ssim" in want and "ssim" not in out:
                 out["ssim"] = float(value[0])
             if "ssim_min" in want:
                 out["ssim_min"] = float(local.ssim_min(smap, settings.block)[0])
@@ -184,18 +194,11 @@ def score_prepared(
                 out["ssim_below"] = float(local.ssim_below(smap, settings.below)[0])
             if maps is not None:
                 maps["ssim_map"] = smap[0].mean(dim=0).to(torch.float32).cpu().numpy()
-    if "ms_ssim" in want:
+    if "ms_ssim" in want and not ms_ok:
         need = min_side()
-        if min(h, w) < need:
-            skip(["ms_ssim"], f"ms_ssim: needs at least {need}x{need} px, image is {w}x{h}; not computed")
-        elif identical:
-            out["ms_ssim"] = 1.0
-        else:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                out["ms_ssim"] = float(ms_ssim(x, y, L)[0])
-            if caught:
-                notes.append("ms_ssim: a scale has negative similarity (anti-correlated content): NaN as in msssim.m")
+        skip(["ms_ssim"], f"ms_ssim: needs at least {need}x{need} px, image is {w}x{h}; not computed")
+    elif "ms_ssim" in want and identical:
+        out["ms_ssim"] = 1.0
     # --- pixel metrics ---------------------------------------------------
     if want & {"mse", "psnr"}:
         m = torch.zeros(1, dtype=torch.float64) if identical else mse(x, y)

@@ -607,3 +607,22 @@ def test_strip_worker_threads_give_identical_results(threads):
         torch.set_num_threads(before)
     for a, b in zip(ref, got):
         assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("native", ["1", "0"])
+@pytest.mark.parametrize("dtype,precision", [(torch.uint8, "auto"), (torch.float64, "auto"), (torch.float32, "single")])
+def test_ms_ssim_first_scale_is_ssim(monkeypatch, native, dtype, precision):
+    """The runner takes SSIM from MS-SSIM's first scale: it must be ssim() bit for bit."""
+    from iqa_cli.metrics.ms_ssim import ms_ssim_and_ssim
+
+    monkeypatch.setenv("IQA_NATIVE", native)
+    g = torch.Generator().manual_seed(7)
+    x = torch.randint(0, 256, (2, 3, 181, 197), generator=g, dtype=torch.uint8)
+    y = (x.int() + torch.randint(-30, 31, x.shape, generator=g)).clamp(0, 255).to(torch.uint8)
+    L = 255.0
+    if dtype != torch.uint8:
+        x, y, L = x.to(dtype) / 255, y.to(dtype) / 255, 1.0
+    ms, s = ms_ssim_and_ssim(x, y, L, precision=precision)
+    assert torch.equal(s, ssim(x, y, L, precision=precision))
+    assert torch.equal(ms, ms_ssim(x, y, L, precision=precision))
+    assert 0.5 < float(s.min()) < float(s.max()) < 1.0

@@ -83,6 +83,30 @@ def ms_ssim(
         ValueError: the smaller side is below ``window_size·2^(scales−1)``
             (176 for the defaults), as msssim.m requires.
     """
+    return ms_ssim_and_ssim(
+        x, y, data_range, weights=weights, window_size=window_size, sigma=sigma, k1=k1, k2=k2,
+        negative=negative, precision=precision,
+    )[0]
+
+
+def ms_ssim_and_ssim(
+    x: Tensor,
+    y: Tensor,
+    data_range: float,
+    *,
+    weights: Sequence[float] = WANG_WEIGHTS,
+    window_size: int = 11,
+    sigma: float = 1.5,
+    k1: float = 0.01,
+    k2: float = 0.03,
+    negative: Literal["nan", "relu", "simple"] = "nan",
+    precision: Precision = "auto",
+) -> tuple[Tensor, Tensor]:
+    """:func:`ms_ssim` and, from its first scale, the single-scale SSIM of the
+    same window and constants, each (N,). Scale 1 is the input itself, so this
+    SSIM is bit for bit :func:`~.ssim.ssim` (``downsample="none"``) at no extra
+    cost; the CLI uses it when both metrics are asked for.
+    """
     check_pair(x, y)
     data_range = check_data_range(data_range)
     levels = len(weights)
@@ -117,6 +141,8 @@ def ms_ssim(
     terms = []
     for level in range(levels):
         mean_s, mean_cs, _ = stats(xs, ys, scale)
+        if level == 0:
+            first = mean_s.mean(dim=1).to(out_dtype)  # as ssim() reduces it
         terms.append(mean_s if level == levels - 1 else mean_cs)
         if level < levels - 1:
             xs, ys = down(xs, ys, scale)
@@ -131,4 +157,4 @@ def ms_ssim(
             stacklevel=2,
         )
     per_channel = _power(stacked, wt, negative).prod(dim=-1)
-    return per_channel.mean(dim=1).to(out_dtype)
+    return per_channel.mean(dim=1).to(out_dtype), first
