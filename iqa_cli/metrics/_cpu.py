@@ -145,7 +145,8 @@ def decimate2(x: Tensor, y: Tensor, data_range: float) -> tuple[Tensor, Tensor]:
     ox = np.empty((n * c, (h + 1) // 2, (w + 1) // 2))
     oy = np.empty_like(ox)
     L = float(data_range)
-    _run([lambda p=p: _native.decimate2(xp[p], yp[p], L, ox[p], oy[p]) for p in range(n * c)])
+    items = [(p, i0, i1) for p in range(n * c) for i0, i1 in _strips(ox.shape[1], n * c)]
+    _run([lambda p=p, i0=i0, i1=i1: _native.decimate2(xp[p], yp[p], L, ox[p], oy[p], i0, i1) for p, i0, i1 in items])
     return torch.from_numpy(ox).view(n, c, *ox.shape[1:]), torch.from_numpy(oy).view(n, c, *oy.shape[1:])
 
 
