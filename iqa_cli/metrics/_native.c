@@ -323,8 +323,9 @@ INLINE void ring_advance(work_t *W, const planes_t *P, int K, Py_ssize_t r0, Py_
 /* ------------------------------------------------------------------------ */
 /* SSIM                                                                      */
 
-INLINE void ssim_rows_k(const planes_t *P, const double *g, const int K, double c1x2, double c2x2, Py_ssize_t r0,
-                        Py_ssize_t r1, double *map, work_t *W, double out[3]) {
+/* The SSIM sums of output rows r0 .. r1-1 (and the map rows, when map). */
+IQA_HOT static void ssim_rows(const planes_t *P, const double *g, int K, double c1x2, double c2x2, Py_ssize_t r0,
+                              Py_ssize_t r1, double *map, work_t *W, double out[3]) {
     const Py_ssize_t wo = P->w - K + 1;
     v4 acc[3] = {{0}, {0}, {0}};
     double tail[3] = {0, 0, 0};
@@ -344,15 +345,6 @@ INLINE void ssim_rows_k(const planes_t *P, const double *g, const int K, double 
     for (int m = 0; m < 3; m++) out[m] = hsum(acc[m]) + tail[m];
 }
 
-/* The SSIM sums of output rows r0 .. r1-1; the default 11-tap window gets a
- * copy of the passes compiled for K = 11 (unrolled, ~x% faster). */
-IQA_HOT static void ssim_rows(const planes_t *P, const double *g, int K, double c1x2, double c2x2, Py_ssize_t r0,
-                              Py_ssize_t r1, double *map, work_t *W, double out[3]) {
-    if (K == 11)
-        ssim_rows_k(P, g, 11, c1x2, c2x2, r0, r1, map, W, out);
-    else
-        ssim_rows_k(P, g, K, c1x2, c2x2, r0, r1, map, W, out);
-}
 
 /* ------------------------------------------------------------------------ */
 /* The zhao mixed loss                                                       */
