@@ -1,6 +1,7 @@
 /*
- * iqa_cli.metrics._native: the CPU kernels of SSIM, MS-SSIM and the zhao mixed
- * loss, in float64, streaming row by row.
+ * iqa_cli.metrics._native: the CPU kernels of SSIM, MS-SSIM (and its 2x2
+ * decimation), the zhao mixed loss, MSE and TV, in float64, streaming row by
+ * row.
  *
  * Optional: when this extension is not built (no C compiler), iqa uses the
  * torch kernels of ssim.py, which give the same numbers to ~1e-15. The torch
@@ -75,10 +76,11 @@ typedef struct {
 } planes_t;
 
 /* One ring row for columns c0 .. c0+n-1 of input row r: the planes
- * u = x/L + y/L and v = x/L - y/L at o and o+S, and |v| at o+2S when absv
- * (the squares are formed in the vertical pass: half the ring, half the
- * loads, measured ~10% faster than storing them). (x * (1/L) may differ from x / L in the last bit; the torch
- * path divides. Results move by ~1e-16.) */
+ * u = x/L + y/L and v = x/L - y/L at o and o+S, and |v| at o+2S when absv.
+ * The squares are formed in the vertical pass: half the ring and half the
+ * loads, measured 20-25% faster than storing u*u and v*v here. (x * (1/L)
+ * may differ from x / L in the last bit; the torch path divides. Results move
+ * by ~1e-16.) */
 #define LOAD_ROW(T)                                                                       \
     do {                                                                                  \
         const T *restrict a = (const T *)(P->x + off), *restrict b = (const T *)(P->y + off);               \
@@ -109,8 +111,9 @@ PASS void load_row(const planes_t *P, Py_ssize_t r, Py_ssize_t c0, Py_ssize_t n,
 /* Vertical pass for two consecutive output rows over n (rounded up to 4 or 8)
  * columns starting at column c of the ring rows 0 .. len:
  * o_t[m][c'] = sum_k g[k] * plane_m(row k + t)[c + c'] for the planes u, v,
- * u*u, v*v (m = 0..3; the squares of the loaded u, v) and |v| (m = 4, when e). Each input vector is loaded
- * once and used for both rows, which halves the loads per multiply-add. For
+ * u*u, v*v (m = 0..3; squares of the loaded u and v) and |v| (m = 4, when e).
+ * Each input vector is loaded once and used for both rows, which halves the
+ * loads per multiply-add. For
  * the last row of an odd strip the second row reads a stale (finite) ring
  * slot and its output is ignored. */
 PASS void vpass2(double *const *rows, Py_ssize_t S, const double *g, int len, Py_ssize_t c, Py_ssize_t n,
@@ -345,7 +348,6 @@ IQA_HOT static void ssim_rows(const planes_t *P, const double *g, int K, double 
     for (int m = 0; m < 3; m++) out[m] = hsum(acc[m]) + tail[m];
 }
 
-
 /* ------------------------------------------------------------------------ */
 /* The zhao mixed loss                                                       */
 
@@ -399,7 +401,7 @@ IQA_HOT static void zhao_rows(const planes_t *P, const double *const *gs, const 
 }
 
 /* ------------------------------------------------------------------------ */
-/* Pixel sums: MSE and total variation                                      */
+/* Whole rows as doubles: the 2x2 decimation of MS-SSIM, MSE and TV          */
 
 /* Row r of a plane as doubles, divided by L (a division, as torch's x / L;
  * uint8 data by L = P->L read the quotients from P->u8, and L = 1 is exact
