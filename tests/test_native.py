@@ -13,7 +13,7 @@ import torch
 
 import iqa_cli
 from iqa_cli.metrics import _cpu
-from iqa_cli.metrics._filters import gaussian_window, matlab_box_decimate
+from iqa_cli.metrics._filters import gaussian_window, matlab_box_decimate, matlab_box_decimate_scaled
 
 pytestmark = pytest.mark.skipif(not _cpu.available(), reason="the C extension is not built")
 
@@ -76,6 +76,19 @@ def test_decimation_is_bit_identical():
         dx, dy = _cpu.decimate2(x, y, 255.0)
         assert torch.equal(dx, matlab_box_decimate(x.double() / 255.0, 2))
         assert torch.equal(dy, matlab_box_decimate(y.double() / 255.0, 2))
+
+
+@pytest.mark.parametrize("f", [2, 3, 4, 5, 8])
+@pytest.mark.parametrize("shape", [(1, 3, 37, 29), (2, 1, 40, 24)])
+def test_banded_matlab_decimation_is_bit_identical(f, shape):
+    """ssim(downsample="matlab") decimates band by band (no float64 copy of the
+    whole image): the same bits as decimating the whole converted image."""
+    x, y = pair(shape, seed=9)
+    for t, scale in ((x, 255.0), (y.float() / 255, 1.0)):
+        whole = matlab_box_decimate(t.double() / scale, f)
+        for band_rows in (1, 3, 64):
+            banded = matlab_box_decimate_scaled(t, f, scale, band_rows=band_rows)
+            assert banded.dtype == torch.float64 and torch.equal(banded, whole), (band_rows, scale)
 
 
 def test_results_do_not_depend_on_threads_or_strips(monkeypatch):

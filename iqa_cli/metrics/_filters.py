@@ -344,7 +344,38 @@ def matlab_box_decimate(x: Tensor, f: int) -> Tensor:
     # the padding: skip the copy (same windows, same numbers).
     ph = (pre, post) if pre or h % f else (0, 0)
     pw = (pre, post) if pre or w % f else (0, 0)
-    xp = symmetric_pad(x, *ph, *pw)
+    return _box_pool(symmetric_pad(x, *ph, *pw), f)
+
+
+def matlab_box_decimate_scaled(x: Tensor, f: int, scale: float, band_rows: int = 32) -> Tensor:
+    """``matlab_box_decimate(x.double() / scale, f)``, bit for bit, without a
+    float64 copy of the whole image: the output is built ``band_rows`` rows at
+    a time, each band from its own f·band_rows input rows (mirrored at the
+    top and bottom as :func:`matlab_box_decimate` pads them)."""
+    if f <= 1:
+        return x.double() / scale
+    pre = (f + 1) // 2 - 1
+    post = f - 1 - pre
+    h, w = x.shape[-2:]
+    if pre > h or post > h:
+        raise ValueError("padding larger than the image")
+    pw = (pre, post) if pre or w % f else (0, 0)
+    ho = -(-h // f)
+    out = None
+    for i0 in range(0, ho, band_rows):
+        i1 = min(ho, i0 + band_rows)
+        rows = torch.arange(i0 * f - pre, i1 * f - pre)  # f input rows per output row
+        rows = torch.where(rows < 0, -rows - 1, torch.where(rows >= h, 2 * h - 1 - rows, rows))
+        band = x.index_select(-2, rows.to(x.device)).double() / scale
+        part = _box_pool(symmetric_pad(band, 0, 0, *pw), f)
+        if out is None:
+            out = part.new_empty(part.shape[:-2] + (ho, part.shape[-1]))
+        out[..., i0:i1, :] = part
+    return out
+
+
+def _box_pool(xp: Tensor, f: int) -> Tensor:
+    """Mean of each f×f block of an already padded tensor (stride f)."""
     if f == 2 and xp.device.type == "cpu" and not (torch.is_grad_enabled() and xp.requires_grad):
         # avg_pool2d's own loop, written as strided adds in its order
         # ((x00 + x01) + x10) + x11, then / 4: bit-identical on the CPU, 2-4x faster.

@@ -47,6 +47,7 @@ from ._filters import (
     filter_valid,
     gaussian_window,
     matlab_box_decimate,
+    matlab_box_decimate_scaled,
     matlab_round,
     row_block,
     parallel_items,
@@ -570,7 +571,9 @@ def ssim(
         window = gaussian_window(window_size, sigma)
         f = matlab_downsample_factor(*x.shape[-2:]) if downsample == "matlab" else 1
         if f > 1:
-            x, y, data_range = matlab_box_decimate(x.double() / data_range, f), matlab_box_decimate(y.double() / data_range, f), 1.0
+            # band by band: no float64 copy of the whole image (same numbers as the torch branch)
+            x, y = matlab_box_decimate_scaled(x, f, data_range), matlab_box_decimate_scaled(y, f, data_range)
+            data_range = 1.0
         mean_s, _, smap = _cpu.mean_ssim_cs(x, y, data_range, window, k1, k2, keep_map=return_map)
         values = mean_s.mean(dim=1)
         return (values, smap) if return_map else values
