@@ -366,6 +366,76 @@ def run_batch(n_pairs: int, size: int, repeat: int) -> dict:
 # ----------------------------------------------------------------------------- start-up
 
 
+# ----------------------------------------------------------------------------- GPU
+
+
+def run_gpu(sizes: list[int], repeat: int, device: str, pairs: int) -> list[dict]:
+    """Batched same-size pairs on ``device``, as ``iqa batch`` scores them there:
+    one call of SSIM, MS-SSIM or the mixed loss on an (N, 3, n, n) uint8 stack.
+    Gpix/s counts N·n² image pixels per second. ``max |Δ| vs CPU`` compares each
+    image's value with the CPU's (the C kernel, float64). Out of memory halves N."""
+    import iqa_cli
+
+    dev = torch.device(device)
+
+    def sync() -> None:
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+
+    rows = []
+    for n in sizes:
+        a, b = test_pair(n)
+        xs = np.stack([np.roll(a, 37 * k, axis=1) for k in range(pairs)]).transpose(0, 3, 1, 2)
+        ys = np.stack([np.roll(b, 37 * k, axis=1) for k in range(pairs)]).transpose(0, 3, 1, 2)
+        x_cpu, y_cpu = torch.from_numpy(np.ascontiguousarray(xs)), torch.from_numpy(np.ascontiguousarray(ys))
+        for name, fn in (("ssim", iqa_cli.ssim), ("ms_ssim", iqa_cli.ms_ssim), ("mix", iqa_cli.mix_loss)):
+            console.print(f"[dim]timing {name} {n}x{n} on {dev}, {pairs} pairs per call ...[/dim]")
+            row: dict = {"metric": name, "size": n, "device": str(dev)}
+            cpu = fn(x_cpu, y_cpu, 255).double()
+            m = pairs
+            while m >= 1:
+                try:
+                    x, y = x_cpu[:m].to(dev), y_cpu[:m].to(dev)
+                    got = fn(x, y, 255)  # warm-up
+                    sync()
+                    times = []
+                    for _ in range(repeat):
+                        t0 = time.perf_counter()
+                        fn(x, y, 255)
+                        sync()
+                        times.append(time.perf_counter() - t0)
+                    med = statistics.median(times)
+                    row.update(pairs=m, times_s=times, median_ms=med * 1e3, gpix_s=m * n * n / med / 1e9,
+                               max_abs_diff=float((got.double().cpu() - cpu[:m]).abs().max()))
+                    break
+                except torch.cuda.OutOfMemoryError:
+                    del x, y
+                    torch.cuda.empty_cache()
+                    m //= 2
+                except Exception as e:  # noqa: BLE001
+                    row["error"] = one_line(e)
+                    break
+            else:
+                row["error"] = "out of memory with one pair"
+            rows.append(row)
+    return rows
+
+
+def print_gpu(rows: list[dict]) -> None:
+    dev = rows[0]["device"] if rows else "?"
+    t = Table(title=f"Batched same-size pairs on {dev} (uint8 in; max |Δ| vs the CPU's float64 C kernel, target ≤ 1e-6)")
+    for col, just in (("metric", "left"), ("size", "right"), ("pairs / call", "right"), ("median ms", "right"),
+                      ("Gpix/s", "right"), ("max |Δ| vs CPU", "right")):
+        t.add_column(col, justify=just)  # type: ignore[arg-type]
+    for r in rows:
+        if "error" in r:
+            t.add_row(r["metric"], f"{r['size']}²", "", f"[yellow]{r['error']}[/yellow]", "", "")
+        else:
+            t.add_row(r["metric"], f"{r['size']}²", str(r["pairs"]), f"{r['median_ms']:.1f}", f"{r['gpix_s']:.3f}",
+                      f"{r['max_abs_diff']:.1e}")
+    console.print(t)
+
+
 def run_startup(repeat: int) -> list[dict]:
     rows = []
     iqa = shutil.which("iqa")
@@ -512,6 +582,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--omp-wait-policy", choices=["PASSIVE", "ACTIVE", "passive", "active", "unset"], default=None,
                     help="OMP_WAIT_POLICY for this run (default: PASSIVE unless already set, as the iqa CLI does; "
                          "'unset' leaves OpenMP's own default)")
+    ap.add_argument("--gpu", choices=["auto", "cuda", "off", "cpu"], default="auto",
+                    help="batched same-size pairs on a GPU: auto (when CUDA is available), cuda, off; "
+                         "cpu runs the same measurement on the CPU (checks the code path)")
+    ap.add_argument("--gpu-pairs", type=int, default=16, help="pairs per call in the GPU measurement (default 16)")
     ap.add_argument("--json", metavar="FILE", help="also write the raw numbers as JSON")
     args = ap.parse_args(argv)
 
@@ -552,6 +626,13 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as e:  # noqa: BLE001
             result["batch"] = {"error": one_line(e), "traceback": traceback.format_exc()}
             console.print(f"[red]batch benchmark failed: {one_line(e)}[/red]")
+    gpu = {"auto": "cuda" if torch.cuda.is_available() else None, "off": None}.get(args.gpu, args.gpu)
+    if gpu is not None:
+        g = run_gpu(sizes, repeat, gpu, max(1, args.gpu_pairs))
+        result["gpu"] = g
+        print_gpu(g)
+    elif args.gpu == "auto":
+        console.print("[dim]GPU: torch.cuda.is_available() is False here; no GPU measurement[/dim]")
     if not args.no_startup:
         st = run_startup(3 if args.quick else 5)
         result["startup"] = st
