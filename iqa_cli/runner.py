@@ -374,7 +374,7 @@ def default_workers() -> int:
 
 
 GPU_BATCH = 16  # pairs per batch on CUDA
-BATCH_SAMPLES = 1 << 26  # samples (N·C·H·W of one image side) per batch at most
+BATCH_SAMPLES = 1 << 26  # samples per batch at most, N·C·H·W of the references (as many again for the distorted)
 
 
 def default_batch(device: torch.device) -> int:
@@ -399,7 +399,7 @@ def run(
     computation, which runs on ``device`` in the calling thread. Consecutive
     decoded pairs of one shape, sample type and data range are scored
     together, up to ``batch`` pairs (default :func:`default_batch`) and
-    :data:`BATCH_SAMPLES` samples per image side; every metric is per image,
+    :data:`BATCH_SAMPLES` reference samples; every metric is per image,
     so a pair's numbers do not depend on its neighbours beyond rounding."""
     device = device or resolve_device(settings.device)
     pairs = list(pairs)
