@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import os
-import warnings
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
@@ -195,9 +194,7 @@ def score_stack(
     # --- SSIM family -----------------------------------------------------
     ms_ok = min(h, w) >= min_side()
     if "ms_ssim" in want and ms_ok and not identical:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # NaN is reported per pair below
-            ms_value, ssim_value = ms_ssim_and_ssim(x, y, L)
+        ms_value, ssim_value = ms_ssim_and_ssim(x, y, L, warn=False)  # a NaN is reported on its own pair below
         put("ms_ssim", ms_value)
         for i in range(n):
             if math.isnan(out[i]["ms_ssim"]):  # a negative mean cs or SSIM (msssim.m's complex result)

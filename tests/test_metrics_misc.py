@@ -626,3 +626,19 @@ def test_ms_ssim_first_scale_is_ssim(monkeypatch, native, dtype, precision):
     assert torch.equal(s, ssim(x, y, L, precision=precision))
     assert torch.equal(ms, ms_ssim(x, y, L, precision=precision))
     assert 0.5 < float(s.min()) < float(s.max()) < 1.0
+
+
+def test_ms_ssim_and_ssim_warn_flag():
+    """The runner asks for no RuntimeWarning (warnings are process-global and
+    its decode threads use them) and reports a NaN on its own pair."""
+    from iqa_cli.metrics.ms_ssim import ms_ssim_and_ssim
+
+    g = torch.Generator().manual_seed(3)
+    x = torch.randint(0, 256, (1, 1, 180, 180), generator=g, dtype=torch.uint8)
+    y = 255 - x  # anti-correlated: negative mean cs
+    with pytest.warns(RuntimeWarning, match="negative similarity"):
+        assert torch.isnan(ms_ssim_and_ssim(x, y, 255)[0]).all()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ms, s = ms_ssim_and_ssim(x, y, 255, warn=False)
+    assert torch.isnan(ms).all() and float(s[0]) < 0

@@ -101,11 +101,14 @@ def ms_ssim_and_ssim(
     k2: float = 0.03,
     negative: Literal["nan", "relu", "simple"] = "nan",
     precision: Precision = "auto",
+    warn: bool = True,
 ) -> tuple[Tensor, Tensor]:
     """:func:`ms_ssim` and, from its first scale, the single-scale SSIM of the
     same window and constants, each (N,). Scale 1 is the input itself, so this
     SSIM is bit for bit :func:`~.ssim.ssim` (``downsample="none"``) at no extra
-    cost; the CLI uses it when both metrics are asked for.
+    cost; the CLI uses it when both metrics are asked for. ``warn=False``
+    leaves out the RuntimeWarning of ``negative="nan"`` (the runner reports
+    each NaN on its own pair instead).
     """
     check_pair(x, y)
     data_range = check_data_range(data_range)
@@ -149,7 +152,7 @@ def ms_ssim_and_ssim(
             scale = 1.0
     stacked = torch.stack(terms, dim=-1)  # (N, C, levels), float64
     wt = torch.tensor(tuple(weights), dtype=stacked.dtype, device=stacked.device)
-    if negative == "nan" and bool((stacked < 0).any()):
+    if warn and negative == "nan" and bool((stacked < 0).any()):
         warnings.warn(
             "MS-SSIM: a scale has negative similarity (anti-correlated content); "
             "the result is NaN as in msssim.m (use negative='relu' or 'simple' to clamp)",
