@@ -402,7 +402,7 @@ def run(
     pairs = list(pairs)
     workers = default_workers() if workers is None else max(1, int(workers))
     batch = default_batch(device) if batch is None else max(1, int(batch))
-    ahead = max(2, 2 * workers, batch)
+    ahead = max(2, 2 * workers)  # decoded pairs kept ready beyond the one (or the group) being scored
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="iqa-decode") as pool:
         futures: list[Future[Loaded] | None] = []
 
