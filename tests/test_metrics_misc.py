@@ -638,6 +638,9 @@ def test_ms_ssim_and_ssim_warn_flag():
     y = 255 - x  # anti-correlated: negative mean cs
     with pytest.warns(RuntimeWarning, match="negative similarity"):
         assert torch.isnan(ms_ssim_and_ssim(x, y, 255)[0]).all()
+    with pytest.warns(RuntimeWarning, match="negative similarity") as rec:
+        ms_ssim(x, y, 255)
+    assert rec[0].filename == __file__  # the warning names the caller's line
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         ms, s = ms_ssim_and_ssim(x, y, 255, warn=False)

@@ -85,7 +85,7 @@ def ms_ssim(
     """
     return ms_ssim_and_ssim(
         x, y, data_range, weights=weights, window_size=window_size, sigma=sigma, k1=k1, k2=k2,
-        negative=negative, precision=precision,
+        negative=negative, precision=precision, stacklevel=3,
     )[0]
 
 
@@ -102,13 +102,15 @@ def ms_ssim_and_ssim(
     negative: Literal["nan", "relu", "simple"] = "nan",
     precision: Precision = "auto",
     warn: bool = True,
+    stacklevel: int = 2,
 ) -> tuple[Tensor, Tensor]:
     """:func:`ms_ssim` and, from its first scale, the single-scale SSIM of the
     same window and constants, each (N,). Scale 1 is the input itself, so this
     SSIM is bit for bit :func:`~.ssim.ssim` (``downsample="none"``) at no extra
     cost; the CLI uses it when both metrics are asked for. ``warn=False``
     leaves out the RuntimeWarning of ``negative="nan"`` (the runner reports
-    each NaN on its own pair instead).
+    each NaN on its own pair instead); ``stacklevel`` places that warning
+    (3 from :func:`ms_ssim`, so it names the caller's line).
     """
     check_pair(x, y)
     data_range = check_data_range(data_range)
@@ -157,7 +159,7 @@ def ms_ssim_and_ssim(
             "MS-SSIM: a scale has negative similarity (anti-correlated content); "
             "the result is NaN as in msssim.m (use negative='relu' or 'simple' to clamp)",
             RuntimeWarning,
-            stacklevel=2,
+            stacklevel=stacklevel,
         )
     per_channel = _power(stacked, wt, negative).prod(dim=-1)
     return per_channel.mean(dim=1).to(out_dtype), first
