@@ -409,7 +409,7 @@ def run_gpu(sizes: list[int], repeat: int, device: str, pairs: int) -> list[dict
                                max_abs_diff=float((got.double().cpu() - cpu[:m]).abs().max()))
                     break
                 except torch.cuda.OutOfMemoryError:
-                    del x, y
+                    x = y = got = None  # free the device copies before retrying with fewer pairs
                     torch.cuda.empty_cache()
                     m //= 2
                 except Exception as e:  # noqa: BLE001

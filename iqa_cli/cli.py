@@ -7,6 +7,7 @@ and ``iqa --version`` stay fast.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import gc
 import os
@@ -194,23 +195,10 @@ def output_options(fn: Callable) -> Callable:
     return apply_options(fn, opts)
 
 
-def build_settings(device: str, **o: Any) -> Settings:
-    return Settings(
-        metrics=o["metrics"],
-        color=o["color"],
-        alpha=o["alpha"],
-        downsample=o["downsample"],
-        data_range=o["data_range"],
-        bit_depth=o["bit_depth"],
-        device=device,
-        mix_variant=o["mix_variant"],
-        mix_alpha=o["mix_alpha"],
-        tv_reduction=o["tv_reduction"],
-        below=o["below"],
-        pixel_tol=o["pixel_tol"],
-        block=o["block"],
-        max_pixels=o["max_pixels"],
-    )
+def build_settings(device: str, o: dict[str, Any]) -> Settings:
+    """Settings from the parsed options (every Settings field but the device; other keys are ignored)."""
+    names = [f.name for f in dataclasses.fields(Settings) if f.name != "device"]
+    return Settings(device=device, **{name: o[name] for name in names})
 
 
 # --------------------------------------------------------------------------- output
@@ -379,7 +367,7 @@ def prepare_device(device: str, settings_kw: dict) -> Settings:
         gc.freeze()
         gc.enable()
     dev = resolve_device(device)
-    return build_settings(str(dev), **settings_kw)
+    return build_settings(str(dev), settings_kw)
 
 
 def _report_row_errors(results: Iterable[PairResult], statuses: tuple[str, ...] | None = None) -> None:

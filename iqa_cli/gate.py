@@ -709,10 +709,7 @@ def run_check(ctx: click.Context, kw: dict[str, Any]) -> int:
             if not os.access(d, os.W_OK):
                 raise IqaError("cannot write: directory is not writable", path)
 
-    settings_kw = {k: kw[k] for k in ("color", "alpha", "downsample", "data_range", "bit_depth", "mix_variant",
-                                      "mix_alpha", "tv_reduction", "below", "pixel_tol", "block", "max_pixels")}
-    settings_kw["metrics"] = metrics
-    settings = prepare_device(kw["device"], settings_kw)
+    settings = prepare_device(kw["device"], {**kw, "metrics": metrics})
     job = _Job(pairs, gates, overrides, settings, in_ci(), bool(kw["allow_new"]), bool(kw["html_dir"]),
                kw["diffs_dir"], ref_root, dist_root)
     sink = _Sink(job)

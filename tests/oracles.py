@@ -253,20 +253,25 @@ def corr2d_valid_full(z: np.ndarray, w2d: np.ndarray) -> np.ndarray:
     return correlate2d(np.asarray(z, dtype=np.float64), w2d, mode="valid")
 
 
+def lum_cs_maps(a: np.ndarray, b: np.ndarray, filt, C1: float, C2: float):
+    """(luminance, contrast-structure) maps with population moments; ``filt``
+    is the 'valid' weighted mean (separable or not)."""
+    mu1 = filt(a)
+    mu2 = filt(b)
+    s11 = filt(a * a) - mu1 * mu1
+    s22 = filt(b * b) - mu2 * mu2
+    s12 = filt(a * b) - mu1 * mu2
+    cs = (2.0 * s12 + C2) / (s11 + s22 + C2)
+    lum = (2.0 * mu1 * mu2 + C1) / (mu1 * mu1 + mu2 * mu2 + C1)
+    return lum, cs
+
+
 def ssim_maps(a, b, L: float = 255.0, k1: float = 0.01, k2: float = 0.03, window_size: int = 11, sigma: float = 1.5):
     """(ssim_map, cs_map) on the 'valid' region with population moments (spec §1)."""
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     g = gaussian_1d(window_size, sigma)
-    C1 = (k1 * L) ** 2
-    C2 = (k2 * L) ** 2
-    mu1 = corr2d_valid(a, g)
-    mu2 = corr2d_valid(b, g)
-    s11 = corr2d_valid(a * a, g) - mu1 * mu1
-    s22 = corr2d_valid(b * b, g) - mu2 * mu2
-    s12 = corr2d_valid(a * b, g) - mu1 * mu2
-    cs = (2.0 * s12 + C2) / (s11 + s22 + C2)
-    lum = (2.0 * mu1 * mu2 + C1) / (mu1 * mu1 + mu2 * mu2 + C1)
+    lum, cs = lum_cs_maps(a, b, lambda z: corr2d_valid(z, g), (k1 * L) ** 2, (k2 * L) ** 2)
     return lum * cs, cs
 
 
@@ -446,14 +451,8 @@ def mix_zhao_maps(x: np.ndarray, y: np.ndarray, data_range: float):
         lum = None
         for sigma in ZHAO_SIGMAS:
             w = gaussian_window(ZHAO_SIZE, sigma)
-            mu1 = corr2d_valid_full(a, w)
-            mu2 = corr2d_valid_full(b, w)
-            s11 = corr2d_valid_full(a * a, w) - mu1 * mu1
-            s22 = corr2d_valid_full(b * b, w) - mu2 * mu2
-            s12 = corr2d_valid_full(a * b, w) - mu1 * mu2
-            cs = (2 * s12 + C2) / (s11 + s22 + C2)
+            lum, cs = lum_cs_maps(a, b, lambda z: corr2d_valid_full(z, w), C1, C2)
             prod_cs = cs if prod_cs is None else prod_cs * cs
-            lum = (2 * mu1 * mu2 + C1) / (mu1**2 + mu2**2 + C1)
         ms_maps.append(lum * prod_cs)
         l1_maps.append(corr2d_valid_full(np.abs(a - b), gaussian_window(ZHAO_SIZE, ZHAO_SIGMAS[-1])))
     return np.stack(ms_maps), np.stack(l1_maps)

@@ -108,44 +108,38 @@ PASS void load_row(const planes_t *P, Py_ssize_t r, Py_ssize_t c0, Py_ssize_t n,
 /* ------------------------------------------------------------------------ */
 /* Filters                                                                   */
 
+/* acc[m] += g * x_m for four maps, and the four stores of a result vector. */
+INLINE void fma4(v4 acc[4], double g, v4 a, v4 b, v4 c, v4 d) {
+    const v4 G = splat(g);
+    acc[0] += G * a;
+    acc[1] += G * b;
+    acc[2] += G * c;
+    acc[3] += G * d;
+}
+
+INLINE void store4(double *const *o, Py_ssize_t j, const v4 acc[4]) {
+    for (int m = 0; m < 4; m++) st(o[m] + j, acc[m]);
+}
+
 /* Vertical pass for two consecutive output rows over n (rounded up to 4 or 8)
  * columns starting at column c of the ring rows 0 .. len:
  * o_t[m][c'] = sum_k g[k] * plane_m(row k + t)[c + c'] for the planes u, v,
  * u*u, v*v (m = 0..3; squares of the loaded u and v) and |v| (m = 4, when e).
  * Each input vector is loaded once and used for both rows, which halves the
- * loads per multiply-add. For
- * the last row of an odd strip the second row reads a stale (finite) ring
- * slot and its output is ignored. */
+ * loads per multiply-add. For the last row of an odd strip the second row
+ * reads a stale (finite) ring slot and its output is ignored. */
 PASS void vpass2(double *const *rows, Py_ssize_t S, const double *g, int len, Py_ssize_t c, Py_ssize_t n,
                  double *const *o0, double *const *o1, int e) {
     for (Py_ssize_t j = 0; j < n; j += 4) {
-        v4 a0 = {0}, d0 = {0}, p0 = {0}, q0 = {0}, a1 = {0}, d1 = {0}, p1 = {0}, q1 = {0};
+        v4 r0[4] = {{0}, {0}, {0}, {0}}, r1[4] = {{0}, {0}, {0}, {0}};
         for (int k = 0; k <= len; k++) {
             const double *r = rows[k] + c + j;
-            const v4 U = ld(r), V = ld(r + S), UU = U * U, VV = V * V;
-            if (k < len) {
-                const v4 g0 = splat(g[k]);
-                a0 += g0 * U;
-                d0 += g0 * V;
-                p0 += g0 * UU;
-                q0 += g0 * VV;
-            }
-            if (k > 0) {
-                const v4 g1 = splat(g[k - 1]);
-                a1 += g1 * U;
-                d1 += g1 * V;
-                p1 += g1 * UU;
-                q1 += g1 * VV;
-            }
+            const v4 U = ld(r), V = ld(r + S);
+            if (k < len) fma4(r0, g[k], U, V, U * U, V * V);
+            if (k > 0) fma4(r1, g[k - 1], U, V, U * U, V * V);
         }
-        st(o0[0] + j, a0);
-        st(o0[1] + j, d0);
-        st(o0[2] + j, p0);
-        st(o0[3] + j, q0);
-        st(o1[0] + j, a1);
-        st(o1[1] + j, d1);
-        st(o1[2] + j, p1);
-        st(o1[3] + j, q1);
+        store4(o0, j, r0);
+        store4(o1, j, r1);
     }
     if (e) {
         for (Py_ssize_t j = 0; j < n; j += 8) {
@@ -176,32 +170,14 @@ PASS void vpass2(double *const *rows, Py_ssize_t S, const double *g, int len, Py
 PASS void hpass4(double *const *in, double *const *out, const double *g, int len, Py_ssize_t n) {
     const double *i0 = in[0], *i1 = in[1], *i2 = in[2], *i3 = in[3];
     for (Py_ssize_t j = 0; j < n; j += 8) {
-        v4 a0 = {0}, b0 = {0}, c0 = {0}, d0 = {0}, a1 = {0}, b1 = {0}, c1 = {0}, d1 = {0};
+        v4 a[4] = {{0}, {0}, {0}, {0}}, b[4] = {{0}, {0}, {0}, {0}};
         for (int m = 0; m < len + 4; m++) {
             const v4 A = ld(i0 + j + m), B = ld(i1 + j + m), C = ld(i2 + j + m), D = ld(i3 + j + m);
-            if (m < len) {
-                const v4 gk = splat(g[m]);
-                a0 += gk * A;
-                b0 += gk * B;
-                c0 += gk * C;
-                d0 += gk * D;
-            }
-            if (m >= 4) {
-                const v4 gk = splat(g[m - 4]);
-                a1 += gk * A;
-                b1 += gk * B;
-                c1 += gk * C;
-                d1 += gk * D;
-            }
+            if (m < len) fma4(a, g[m], A, B, C, D);
+            if (m >= 4) fma4(b, g[m - 4], A, B, C, D);
         }
-        st(out[0] + j, a0);
-        st(out[1] + j, b0);
-        st(out[2] + j, c0);
-        st(out[3] + j, d0);
-        st(out[0] + j + 4, a1);
-        st(out[1] + j + 4, b1);
-        st(out[2] + j + 4, c1);
-        st(out[3] + j + 4, d1);
+        store4(out, j, a);
+        store4(out, j + 4, b);
     }
 }
 
