@@ -9,7 +9,9 @@ import sys
 
 from setuptools import Extension, setup
 
-args = [] if sys.platform == "win32" else ["-O3", "-ffp-contract=fast", "-Wno-psabi"]
+# -fno-wrapv undoes the -fwrapv of Python's own CFLAGS (loop indices optimised as
+# in any C build: ~5% on the SSIM kernel)
+args = [] if sys.platform == "win32" else ["-O3", "-fno-wrapv", "-ffp-contract=fast", "-Wno-psabi"]
 
 setup(
     ext_modules=[

@@ -52,6 +52,14 @@ def test_ssim_matches_torch_path(torch_path, shape, dtype):
     assert nmap.shape == rmap.shape and (nmap - rmap).abs().max() < 1e-12
 
 
+@pytest.mark.parametrize("window_size, sigma", [(1, 1.5), (3, 0.8), (7, 1.5), (15, 3.0)])
+def test_other_windows_match_torch_path(torch_path, window_size, sigma):
+    x, y = pair((1, 2, 40, 53), seed=4)
+    native = iqa_cli.ssim(x, y, 255.0, window_size=window_size, sigma=sigma)
+    ref = torch_path(iqa_cli.ssim, x.double(), y.double(), 255.0, window_size=window_size, sigma=sigma)
+    assert (native - ref).abs().max() < TOL
+
+
 def test_ms_ssim_and_downsampling_match_torch_path(torch_path):
     x, y = pair((2, 3, 181, 203), seed=1)
     assert (iqa_cli.ms_ssim(x, y, 255) - torch_path(iqa_cli.ms_ssim, x, y, 255)).abs().max() < TOL
@@ -144,6 +152,8 @@ def test_errors_are_one_line():
         _native.ssim_sums(a, a, 255.0, np.ones(11) / 11, 0.0, 0.0, 0, 11)
     with pytest.raises(ValueError, match="odd length"):
         _native.ssim_sums(a, a, 255.0, np.ones(10) / 10, 0.0, 0.0, 0, 5)
+    with pytest.raises(ValueError, match="symmetric"):  # the vertical pass folds tap pairs
+        _native.ssim_sums(a, a, 255.0, np.linspace(0.1, 0.2, 11), 0.0, 0.0, 0, 5)
 
 
 def test_trimmed_windows():

@@ -121,47 +121,61 @@ INLINE void store4(double *const *o, Py_ssize_t j, const v4 acc[4]) {
     for (int m = 0; m < 4; m++) st(o[m] + j, acc[m]);
 }
 
-/* Vertical pass for two consecutive output rows over n (rounded up to 4 or 8)
- * columns starting at column c of the ring rows 0 .. len:
- * o_t[m][c'] = sum_k g[k] * plane_m(row k + t)[c + c'] for the planes u, v,
- * u*u, v*v (m = 0..3; squares of the loaded u and v) and |v| (m = 4, when e).
- * Each input vector is loaded once and used for both rows, which halves the
- * loads per multiply-add. For the last row of an odd strip the second row
- * reads a stale (finite) ring slot and its output is ignored. */
+/* Vertical pass of one plane over n (rounded up to 4) columns from column c
+ * of ring rows 0 .. len, for two consecutive output rows:
+ * s_t[c'] = sum_k g[k] * X(k + t), and with sq also q_t = sum_k g[k] * X(k + t)^2,
+ * X(r) = rows[r][po + c + c']. Output row 0 pairs rows (k, len-1-k) and row 1
+ * pairs (k+1, len-k); iteration k loads rows k+1 and len-1-k, and each is
+ * used again by the other output row in iteration k+1, so every input vector
+ * is loaded (and squared) once for both rows. For the last row of an odd
+ * strip the second row reads a stale (finite) ring slot and its output is
+ * ignored.
+ * Every window is symmetric (g[k] == g[len-1-k], len odd; checked when it is
+ * passed in), so the two rows of a tap pair are added before the multiply:
+ * h + 1 multiply-adds and h additions per map instead of len multiply-adds.
+ * The additions run on their own ports; the sums differ from the unfolded
+ * ones only by rounding (~1e-16). Measured 5-7% faster for SSIM than the
+ * unfolded pass. (Folding the horizontal pass as well needs more loads than
+ * the two load ports give, or registers for the shared ones: no faster.) */
+PASS void vfold2(double *const *rows, Py_ssize_t po, const double *g, int len, Py_ssize_t c, Py_ssize_t n,
+                 double *s0, double *q0, double *s1, double *q1, int sq) {
+    const int h = len / 2;
+    for (Py_ssize_t j = 0; j < n; j += 4) {
+        const Py_ssize_t at = po + c + j;
+        v4 a = ld(rows[0] + at), b = ld(rows[len] + at); /* X(k) for row 0, X(len-k) for row 1 */
+        v4 a2 = a * a, b2 = b * b;
+        v4 S0 = {0}, S1 = {0}, Q0 = {0}, Q1 = {0};
+        for (int k = 0; k < h; k++) {
+            const v4 e = ld(rows[k + 1] + at), d = ld(rows[len - 1 - k] + at), G = splat(g[k]);
+            S0 += G * (a + d);
+            S1 += G * (e + b);
+            if (sq) {
+                const v4 e2 = e * e, d2 = d * d;
+                Q0 += G * (a2 + d2);
+                Q1 += G * (e2 + b2);
+                a2 = e2;
+                b2 = d2;
+            }
+            a = e;
+            b = d;
+        }
+        const v4 G = splat(g[h]); /* the centre taps: a = X(h), b = X(h+1) */
+        st(s0 + j, S0 + G * a);
+        st(s1 + j, S1 + G * b);
+        if (sq) {
+            st(q0 + j, Q0 + G * a2);
+            st(q1 + j, Q1 + G * b2);
+        }
+    }
+}
+
+/* The vertical pass of the maps a, d, p, q (u, v, u^2, v^2; m = 0..3) and,
+ * when e, |v| (m = 4) into the rows o0 and o1. */
 PASS void vpass2(double *const *rows, Py_ssize_t S, const double *g, int len, Py_ssize_t c, Py_ssize_t n,
                  double *const *o0, double *const *o1, int e) {
-    for (Py_ssize_t j = 0; j < n; j += 4) {
-        v4 r0[4] = {{0}, {0}, {0}, {0}}, r1[4] = {{0}, {0}, {0}, {0}};
-        for (int k = 0; k <= len; k++) {
-            const double *r = rows[k] + c + j;
-            const v4 U = ld(r), V = ld(r + S);
-            if (k < len) fma4(r0, g[k], U, V, U * U, V * V);
-            if (k > 0) fma4(r1, g[k - 1], U, V, U * U, V * V);
-        }
-        store4(o0, j, r0);
-        store4(o1, j, r1);
-    }
-    if (e) {
-        for (Py_ssize_t j = 0; j < n; j += 8) {
-            v4 e0 = {0}, e1 = {0}, f0 = {0}, f1 = {0};
-            for (int k = 0; k <= len; k++) {
-                const double *r = rows[k] + c + j + 2 * S;
-                const v4 A = ld(r), B = ld(r + 4);
-                if (k < len) {
-                    e0 += splat(g[k]) * A;
-                    e1 += splat(g[k]) * B;
-                }
-                if (k > 0) {
-                    f0 += splat(g[k - 1]) * A;
-                    f1 += splat(g[k - 1]) * B;
-                }
-            }
-            st(o0[4] + j, e0);
-            st(o0[4] + j + 4, e1);
-            st(o1[4] + j, f0);
-            st(o1[4] + j + 4, f1);
-        }
-    }
+    vfold2(rows, 0, g, len, c, n, o0[0], o0[2], o1[0], o1[2], 1);
+    vfold2(rows, S, g, len, c, n, o0[1], o0[3], o1[1], o1[3], 1);
+    if (e) vfold2(rows, 2 * S, g, len, c, n, o0[4], NULL, o1[4], NULL, 0);
 }
 
 /* Horizontal pass of four maps together: o_m[j] = sum_k g[k] * i_m[j + k],
@@ -534,6 +548,14 @@ static int get_taps(PyObject *o, Py_buffer *b) {
         PyErr_SetString(PyExc_ValueError, "a window must be a 1-D float64 array of odd length");
         return -1;
     }
+    const double *g = (const double *)b->buf;
+    const Py_ssize_t n = b->shape[0];
+    for (Py_ssize_t k = 0; k < n / 2; k++)
+        if (g[k] != g[n - 1 - k]) {
+            PyBuffer_Release(b);
+            PyErr_SetString(PyExc_ValueError, "a window must be symmetric (g[k] == g[len-1-k])");
+            return -1;
+        }
     return 0;
 }
 
