@@ -51,9 +51,11 @@ Conventions (the normative text is ``spec/cli.md``, "Image semantics", and
   with Pillow, Pillow's own ``Image.MAX_IMAGE_PIXELS`` check is aligned to
   the same limit (and its warning silenced), so exactly one limit applies;
   Pillow's globals are restored afterwards. ``ImageFile.LOAD_TRUNCATED_IMAGES``
-  is forced to False for the same span, so a truncated file is an error,
-  never a partly black image. These two settings are process-wide, so Pillow
-  decoding inside this module is serialised by a lock.
+  is forced to False while any iqa decode runs, so a truncated file is an
+  error, never a partly black image. Both settings are process-wide: opening
+  files (and decoding formats whose decoder reads Pillow's limit, e.g. GIF,
+  ICO) is serialised by a lock, while the pixel data of PNG and JPEG, the bulk
+  of the work, is decoded outside it, in parallel across threads.
 * Every problem is an :class:`~iqa_cli.errors.ImageLoadError` with a one-line
   message naming the file (``path``) and the problem.
 """
@@ -190,6 +192,12 @@ _TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 
 # Pillow's process-wide settings are touched only under this lock.
 _PIL_LOCK = threading.RLock()
+_strict = {"users": 0, "saved": False}  # iqa decodes running, and the LOAD_TRUNCATED_IMAGES they replaced
+
+# Formats whose load() reads neither Image.MAX_IMAGE_PIXELS nor warns about
+# it (their size is fixed by the header, which our own limit has checked):
+# their pixel data is decoded outside _PIL_LOCK, in parallel.
+_PARALLEL_FORMATS = frozenset({"PNG", "JPEG"})
 
 
 def _one_line(text: object) -> str:
@@ -370,17 +378,55 @@ def _resolve_range(arr, bit_depth, data_range, notes, fail):
 
 
 @contextlib.contextmanager
-def _pillow_settings() -> Iterator[None]:
-    """Hold the lock and make Pillow strict; restore its globals afterwards."""
+def _strict_pillow() -> Iterator[None]:
+    """``ImageFile.LOAD_TRUNCATED_IMAGES`` is False while any iqa decode runs:
+    the first decode to start saves the caller's value, the last to end
+    restores it (decodes in other threads keep running meanwhile)."""
     with _PIL_LOCK:
-        saved = Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES
-        ImageFile.LOAD_TRUNCATED_IMAGES = False
+        if _strict["users"] == 0:
+            _strict["saved"] = ImageFile.LOAD_TRUNCATED_IMAGES
+            ImageFile.LOAD_TRUNCATED_IMAGES = False
+        _strict["users"] += 1
+    try:
+        yield
+    finally:
+        with _PIL_LOCK:
+            _strict["users"] -= 1
+            if _strict["users"] == 0:
+                ImageFile.LOAD_TRUNCATED_IMAGES = _strict["saved"]
+
+
+@contextlib.contextmanager
+def _pillow_settings() -> Iterator[None]:
+    """Hold the lock, with Pillow's size warning silenced; restore its limit afterwards."""
+    with _PIL_LOCK:
+        saved = Image.MAX_IMAGE_PIXELS
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
                 yield
         finally:
-            Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES = saved
+            Image.MAX_IMAGE_PIXELS = saved
+
+
+@contextlib.contextmanager
+def _decode_errors(fmt: str, w: int, h: int, fail) -> Iterator[None]:
+    """Decoder failures as one-line :class:`ImageLoadError` s."""
+    try:
+        yield
+    except ImageLoadError:
+        raise
+    except Image.DecompressionBombError as e:
+        raise fail(f"image too large: {_one_line(e)}") from None
+    except OSError as e:
+        msg = _one_line(e)
+        if "truncated" in msg or "broken" in msg or "unrecognized data stream" in msg:
+            raise fail(f"truncated or corrupt {fmt} data ({msg})") from None
+        raise fail(f"cannot decode {fmt}: {msg}") from None
+    except MemoryError:
+        raise fail(f"not enough memory to decode {w}x{h} {fmt}") from None
+    except Exception as e:  # noqa: BLE001
+        raise fail(f"cannot decode {fmt}: {_one_line(e) or type(e).__name__}") from None
 
 
 def _set_pillow_limit(max_pixels: int | None) -> None:
@@ -517,6 +563,12 @@ def _key_alpha(arr: np.ndarray, key, maxval: int) -> np.ndarray:
 
 def _read_pillow(fh, head, max_pixels, notes, fail):
     """Decode with Pillow. Returns (array HxWxC, has_alpha, associated, format)."""
+    with _strict_pillow():
+        return _read_pillow_strict(fh, head, max_pixels, notes, fail)
+
+
+def _read_pillow_strict(fh, head, max_pixels, notes, fail):
+    arr = None
     with _pillow_settings():
         Image.MAX_IMAGE_PIXELS = None  # the header check below is ours
         try:
@@ -542,7 +594,7 @@ def _read_pillow(fh, head, max_pixels, notes, fail):
         if w == 0 or h == 0:
             raise fail(f"image has no pixels ({w}x{h})")
 
-        try:
+        with _decode_errors(fmt, w, h, fail):
             try:
                 n_frames = int(getattr(im, "n_frames", 1))
             except Exception:  # noqa: BLE001 - a broken later frame: the first may be fine
@@ -566,21 +618,13 @@ def _read_pillow(fh, head, max_pixels, notes, fail):
                 _set_pillow_limit(max_pixels)
                 if rawmode and re.search(r";16[BLN]?$", rawmode) and mode[:1] not in ("I", "F"):
                     notes.append(f"16-bit {mode} samples reduced to 8 bits by the decoder")
-                im.load()
-                arr, mode = _pil_to_array(im, mode, rawmode, notes, fail)
-        except ImageLoadError:
-            raise
-        except Image.DecompressionBombError as e:
-            raise fail(f"image too large: {_one_line(e)}") from None
-        except OSError as e:
-            msg = _one_line(e)
-            if "truncated" in msg or "broken" in msg or "unrecognized data stream" in msg:
-                raise fail(f"truncated or corrupt {fmt} data ({msg})") from None
-            raise fail(f"cannot decode {fmt}: {msg}") from None
-        except MemoryError:
-            raise fail(f"not enough memory to decode {w}x{h} {fmt}") from None
-        except Exception as e:  # noqa: BLE001
-            raise fail(f"cannot decode {fmt}: {_one_line(e) or type(e).__name__}") from None
+                if fmt not in _PARALLEL_FORMATS:
+                    im.load()
+                    arr, mode = _pil_to_array(im, mode, rawmode, notes, fail)
+    if arr is None:  # PNG or JPEG pixel data: decoded outside the lock
+        with _decode_errors(fmt, w, h, fail):
+            im.load()
+            arr, mode = _pil_to_array(im, mode, rawmode, notes, fail)
 
     if arr.shape[:2] != (h, w):  # pragma: no cover - defensive: decoder disagreed with header
         raise fail(f"decoded size {arr.shape[1]}x{arr.shape[0]} differs from header {w}x{h}")

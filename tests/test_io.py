@@ -678,6 +678,50 @@ def test_truncated_even_if_pillow_is_lenient(tmp_path, monkeypatch):
     assert ImageFile.LOAD_TRUNCATED_IMAGES is True  # restored
 
 
+@pytest.mark.parametrize("ext", ["png", "jpg"])
+def test_png_and_jpeg_pixels_decode_in_parallel(tmp_path, monkeypatch, ext):
+    # Two threads must be inside Pillow's load() at once: a barrier that both
+    # have to reach would time out if decoding were serialised by io's lock.
+    # Meanwhile the caller's lenient LOAD_TRUNCATED_IMAGES is off, and it is
+    # restored once the last decode ends.
+    import threading
+
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
+    barrier = threading.Barrier(2, timeout=10)
+    seen, met = [], set()
+    load = ImageFile.ImageFile.load
+
+    def meeting_load(self):
+        if self.format in ("PNG", "JPEG") and id(self) not in met:  # load() may be called again once loaded
+            met.add(id(self))
+            barrier.wait()
+            seen.append(ImageFile.LOAD_TRUNCATED_IMAGES)
+        return load(self)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", meeting_load)
+    paths = []
+    for i in range(2):
+        p = tmp_path / f"{i}.{ext}"
+        Image.fromarray(rand((48, 64, 3))).save(p)
+        paths.append(p)
+    out: list = [None, None]
+
+    def run(i):
+        try:
+            out[i] = load_image(paths[i]).width
+        except Exception as e:  # noqa: BLE001 - reported below
+            out[i] = e
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert out == [64, 64]
+    assert seen == [False, False]
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is True
+
+
 @pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root can read anything")
 def test_permission_denied_real(tmp_path):
     p = tmp_path / "secret.png"
