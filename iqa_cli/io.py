@@ -568,6 +568,8 @@ def _read_pillow(fh, head, max_pixels, notes, fail):
 
 
 def _read_pillow_strict(fh, head, max_pixels, notes, fail):
+    """:func:`_read_pillow` once Pillow is strict: open under the lock, decode
+    PNG and JPEG pixel data after releasing it."""
     arr = None
     with _pillow_settings():
         Image.MAX_IMAGE_PIXELS = None  # the header check below is ours

@@ -135,8 +135,10 @@ INLINE void store4(double *const *o, Py_ssize_t j, const v4 acc[4]) {
  * h + 1 multiply-adds and h additions per map instead of len multiply-adds.
  * The additions run on their own ports; the sums differ from the unfolded
  * ones only by rounding (~1e-16). Measured 5-7% faster for SSIM than the
- * unfolded pass. (Folding the horizontal pass as well needs more loads than
- * the two load ports give, or registers for the shared ones: no faster.) */
+ * unfolded pass, zhao unchanged within the noise. Tried and slower or no
+ * faster: folding the horizontal pass too (it needs more loads than the two
+ * load ports give, or registers for the shared ones), u and v in one loop,
+ * two accumulator chains per map, and all zhao windows per column vector. */
 PASS void vfold2(double *const *rows, Py_ssize_t po, const double *g, int len, Py_ssize_t c, Py_ssize_t n,
                  double *s0, double *q0, double *s1, double *q1, int sq) {
     const int h = len / 2;
