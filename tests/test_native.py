@@ -99,6 +99,34 @@ def test_banded_matlab_decimation_is_bit_identical(f, shape):
             assert banded.dtype == torch.float64 and torch.equal(banded, whole), (band_rows, scale)
 
 
+@pytest.mark.parametrize("threads", [1, 2, 4])
+def test_run_returns_results_in_order_and_waits_before_raising(threads):
+    import threading
+    import time
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        assert _cpu._run([lambda i=i: i * i for i in range(37)]) == [i * i for i in range(37)]
+        done, callers = [], set()
+
+        def job(i):
+            callers.add(threading.get_ident())
+            if i == 3:
+                raise ValueError("job 3")
+            time.sleep(0.002)
+            done.append(i)
+
+        with pytest.raises(ValueError, match="job 3"):
+            _cpu._run([lambda i=i: job(i) for i in range(12)])
+        n = len(done)
+        time.sleep(0.05)
+        assert len(done) == n  # nothing still running after _run raised
+        assert threading.get_ident() in callers  # the caller works too
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_results_do_not_depend_on_threads_or_strips(monkeypatch):
     x, y = pair((1, 3, 200, 150), seed=5)
     win = gaussian_window()
