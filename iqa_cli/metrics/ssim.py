@@ -278,18 +278,22 @@ def _finish_deficits(a: Tensor, d: Tensor, sp: Tensor, tq: Tensor, ku: Tensor, k
     d.div_(a)  # dl
 
 
+def _plane_layout(x: Tensor, y: Tensor, window: Tensor):
+    """(K, K−1, valid rows, valid columns, planes, x and y as (planes, H, W))
+    of an (N, C, H, W) pair: the shared set-up of the two strip layouts."""
+    n, c, h, w = x.shape
+    k = window.numel()
+    planes = n * c
+    return k, k - 1, h - k + 1, w - k + 1, planes, x.reshape(planes, h, w), y.reshape(planes, h, w)
+
+
 def _deficits_strips(x: Tensor, y: Tensor, window: Tensor, k1: float, k2: float):
     """float64 layout of :func:`_strip_deficits`: one centre per (strip, plane).
 
     Returns ``(items, make)``: the strips, and a factory of ``compute(item)``
     functions, each with its own buffers."""
-    n, c, h, w = x.shape
-    k = window.numel()
-    r = k - 1
-    ho, wo = h - r, w - r
-    planes = n * c
-    x3 = x.reshape(planes, h, w)
-    y3 = y.reshape(planes, h, w)
+    k, r, ho, wo, planes, x3, y3 = _plane_layout(x, y, window)
+    w = x.shape[-1]
     bw = min(tile_width(x.dtype, k), wo)
     n_tiles = -(-wo // bw)
     rb = row_block(k)
@@ -352,13 +356,8 @@ def _deficits_tiles(x: Tensor, y: Tensor, window: Tensor, k1: float, k2: float):
     half-tiles (a narrower band runs faster). Returns ``(items, make)`` as
     :func:`_deficits_strips`.
     """
-    n, c, h, w = x.shape
-    k = window.numel()
-    r = k - 1
-    ho, wo = h - r, w - r
-    planes = n * c
-    x3 = x.reshape(planes, h, w)
-    y3 = y.reshape(planes, h, w)
+    k, r, ho, wo, planes, x3, y3 = _plane_layout(x, y, window)
+    w = x.shape[-1]
     if x3.stride(-1) != 1:
         x3 = x3.contiguous()
     if y3.stride(-1) != 1:
