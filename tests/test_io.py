@@ -19,7 +19,8 @@ import pytest
 import tifffile
 from PIL import Image, ImageFile, features
 
-import iqa_cli.io as iio
+import iqa_cli.io.load as iio_load
+import iqa_cli.io.pillow as iio_pillow
 from iqa_cli.errors import ImageLoadError, PairError, SizeMismatchError
 from iqa_cli.io import (
     DEFAULT_MAX_PIXELS,
@@ -532,7 +533,7 @@ def test_tiff_16bit_colour_through_pillow_path_is_lossless(tmp_path, byteorder, 
     extra = {"extrasamples": ["unassalpha"]} if c == 4 else {}
     tifffile.imwrite(p, a, photometric="rgb", byteorder=byteorder, compression=compression, **extra)
     with open(p, "rb") as fh:
-        arr, has_alpha, assoc, fmt = iio._read_pillow(fh, fh.read(32), None, [], None)
+        arr, has_alpha, assoc, fmt = iio_pillow.read_pillow(fh, fh.read(32), None, [], None)
     assert arr.dtype == np.uint16 and has_alpha == (c == 4) and fmt == "TIFF"
     np.testing.assert_array_equal(arr, a)
 
@@ -741,7 +742,7 @@ def test_permission_denied_mapped(tmp_path, monkeypatch):
     def deny(*a, **k):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(iio, "open", deny, raising=False)
+    monkeypatch.setattr(iio_load, "open", deny, raising=False)
     assert _err(p) == "permission denied"
 
 

@@ -25,7 +25,7 @@ import torch
 from click.testing import CliRunner
 from PIL import Image
 
-import iqa_cli.io as iio
+import iqa_cli.io.load as iio
 import iqa_cli.runner as runner
 from iqa_cli.cli import main
 
