@@ -47,8 +47,9 @@ from .errors import UsageError
 
 __all__ = ["IMAGE_EXTENSIONS", "MATCH_MODES", "Pair", "pair_folders", "pair_files"]
 
+#: the file extensions iqa reads (folder walks pick these; reports refuse to overwrite them)
 IMAGE_EXTENSIONS: frozenset[str] = frozenset(
-    {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif"}
+    {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm", ".pnm"}
 )
 
 MATCH_MODES = ("path", "stem")
@@ -135,14 +136,14 @@ def _glob_to_regex(pattern: str) -> str:
 
 
 @dataclass(frozen=True)
-class _Pattern:
+class Pattern:
     text: str
     regex: re.Pattern[str]
     anchored: bool  # contains a "/": matched against paths, not names
     dir_only: bool  # trailing "/": only folders match
 
 
-def _compile_patterns(patterns: Iterable[str], option: str) -> list[_Pattern]:
+def compile_patterns(patterns: Iterable[str], option: str) -> list[Pattern]:
     if isinstance(patterns, str):  # a lone string is one pattern, not characters
         patterns = [patterns]
     compiled = []
@@ -158,11 +159,11 @@ def _compile_patterns(patterns: Iterable[str], option: str) -> list[_Pattern]:
         p = p.lstrip("/")
         if not p:
             raise UsageError(f"{option}: empty pattern {text!r}")
-        compiled.append(_Pattern(str(text), re.compile(_glob_to_regex(p)), anchored, dir_only))
+        compiled.append(Pattern(str(text), re.compile(_glob_to_regex(p)), anchored, dir_only))
     return compiled
 
 
-def _pattern_hits(pat: _Pattern, rel: str, is_dir: bool) -> bool:
+def _pattern_hits(pat: Pattern, rel: str, is_dir: bool) -> bool:
     """Does ``pat`` match the path ``rel`` itself (not its parents)?"""
     if pat.dir_only and not is_dir:
         return False
@@ -170,7 +171,7 @@ def _pattern_hits(pat: _Pattern, rel: str, is_dir: bool) -> bool:
     return pat.regex.match(subject) is not None
 
 
-def _covered(patterns: list[_Pattern], rel: str) -> bool:
+def covered(patterns: list[Pattern], rel: str) -> bool:
     """Does any pattern match the file ``rel`` or one of its folders?"""
     parts = rel.split("/")
     for pat in patterns:
@@ -205,7 +206,7 @@ def _check_dir(path: str | os.PathLike, role: str) -> str:
 
 def _walk(
     root: str,
-    excludes: list[_Pattern],
+    excludes: list[Pattern],
     warnings: list[str],
 ) -> list[str]:
     """Relative POSIX paths of the image files under ``root``.
@@ -348,8 +349,8 @@ def pair_folders(
         raise UsageError(f"--match must be one of {', '.join(MATCH_MODES)}, not {match!r}")
     ref = _check_dir(ref_dir, "reference folder")
     dist = _check_dir(dist_dir, "distorted folder")
-    includes = _compile_patterns(include, "--include")
-    excludes = _compile_patterns(exclude, "--exclude")
+    includes = compile_patterns(include, "--include")
+    excludes = compile_patterns(exclude, "--exclude")
 
     warnings: list[str] = []
     ref_real, dist_real = os.path.realpath(ref), os.path.realpath(dist)
@@ -362,7 +363,7 @@ def pair_folders(
     sides = []
     for root in (ref, dist):
         rels = _walk(root, excludes, warnings)
-        rels = [r for r in rels if (not includes or _covered(includes, r)) and not _covered(excludes, r)]
+        rels = [r for r in rels if (not includes or covered(includes, r)) and not covered(excludes, r)]
         sides.append(_group(rels, match))
     ref_groups, dist_groups = sides
     ref_root, dist_root = Path(ref), Path(dist)

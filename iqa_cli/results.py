@@ -11,15 +11,11 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from ._version import __version__
-from .metrics.registry import DEFAULT_METRICS, columns_for
+from .formatting import json_number
+from .metrics.registry import DEFAULT_METRICS, METRICS, columns_for
+from .status import PairStatus
 
 SCHEMA = "iqa/1"
-
-OK = "ok"
-ERROR = "error"
-MISSING_REFERENCE = "missing_reference"
-MISSING_DISTORTED = "missing_distorted"
-STATUSES = (OK, ERROR, MISSING_REFERENCE, MISSING_DISTORTED)
 
 
 @dataclass(frozen=True)
@@ -56,16 +52,13 @@ class Settings:
         }
         if self.bit_depth is not None:
             out["bit_depth"] = self.bit_depth
-        if "mix" in self.metrics:
-            out["mix"] = {"variant": self.mix_variant, "alpha": self.mix_alpha}
-        if "tv" in self.metrics:
-            out["tv_reduction"] = self.tv_reduction
-        if "ssim_below" in self.metrics:
-            out["below"] = self.below
-        if "diff_pixels" in self.metrics or "diff_ratio" in self.metrics:
-            out["pixel_tol"] = self.pixel_tol
-        if "ssim_min" in self.metrics:
-            out["block"] = self.block
+        for name in self.metrics:  # the options of the selected metrics, as the registry names them
+            for key, attr in METRICS[name].options:
+                *parents, leaf = key.split(".")
+                node = out
+                for p in parents:
+                    node = node.setdefault(p, {})
+                node[leaf] = getattr(self, attr)
         return out
 
     def describe(self) -> str:
@@ -92,7 +85,7 @@ class PairResult:
 
     reference: str | None
     distorted: str | None
-    status: str = OK
+    status: PairStatus = PairStatus.OK
     width: int | None = None
     height: int | None = None
     channels: int | None = None
@@ -103,10 +96,16 @@ class PairResult:
     #: optional per-pixel maps for reports (``ssim_map`` (h, w) float, ``diff_mask``
     #: (H, W) bool); never serialised
     maps: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+    #: optional display arrays for reports (``reference``, ``distorted``: (H, W, C)
+    #: uint8), kept by the runner when a report draws the pair; never serialised
+    display: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.status = PairStatus(self.status)
 
     @property
     def ok(self) -> bool:
-        return self.status == OK
+        return self.status == PairStatus.OK
 
     @property
     def name(self) -> str:
@@ -116,7 +115,7 @@ class PairResult:
         return {
             "reference": self.reference,
             "distorted": self.distorted,
-            "status": self.status,
+            "status": self.status.wire,
             "width": self.width,
             "height": self.height,
             "channels": self.channels,
@@ -125,37 +124,6 @@ class PairResult:
             "warnings": list(self.warnings),
             "error": self.error,
         }
-
-
-def json_number(v: float | int | None) -> float | int | str | None:
-    """Strict-JSON form of a number: non-finite values become strings."""
-    if v is None:
-        return None
-    if isinstance(v, bool):
-        return v
-    if isinstance(v, int):
-        return v
-    v = float(v)
-    if math.isnan(v):
-        return "nan"
-    if math.isinf(v):
-        return "inf" if v > 0 else "-inf"
-    if v.is_integer() and abs(v) < 2**53:
-        return v
-    return v
-
-
-def format_number(v: float | None) -> str:
-    """Text form used by CSV and tables: ``inf``/``-inf``/``nan``, empty for None."""
-    if v is None:
-        return ""
-    if isinstance(v, int):
-        return str(v)
-    if math.isnan(v):
-        return "nan"
-    if math.isinf(v):
-        return "inf" if v > 0 else "-inf"
-    return repr(float(v))
 
 
 def summarize(results: Iterable[PairResult], columns: list[str]) -> dict[str, Any]:
@@ -167,16 +135,16 @@ def summarize(results: Iterable[PairResult], columns: list[str]) -> dict[str, An
     results = list(results)
     out: dict[str, Any] = {
         "pairs": len(results),
-        "ok": sum(r.status == OK for r in results),
-        "errors": sum(r.status == ERROR for r in results),
-        "missing": sum(r.status in (MISSING_REFERENCE, MISSING_DISTORTED) for r in results),
+        "ok": sum(r.status == PairStatus.OK for r in results),
+        "errors": sum(r.status in (PairStatus.ERROR, PairStatus.SIZE_MISMATCH) for r in results),
+        "missing": sum(r.status.missing for r in results),
         "metrics": {},
     }
     for col in columns:
         vals = [
             float(r.metrics[col])
             for r in results
-            if r.status == OK and r.metrics.get(col) is not None and not math.isnan(r.metrics[col])
+            if r.status == PairStatus.OK and r.metrics.get(col) is not None and not math.isnan(r.metrics[col])
         ]
         if not vals:
             continue

@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from iqa_cli.cli import main
+from iqa_cli.commands import main
 from iqa_cli.errors import UsageError
-from iqa_cli.gate import parse_gate
+from iqa_cli.gate.gates import parse_gate
 
 
 def render(n: int, seed: int = 0) -> np.ndarray:

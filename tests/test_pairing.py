@@ -45,7 +45,7 @@ def rows(pairs: list[Pair], r: Path, d: Path) -> list[tuple]:
 
 def test_extensions_constant():
     assert IMAGE_EXTENSIONS == frozenset(
-        {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif"}
+        {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm", ".pnm"}
     )
 
 

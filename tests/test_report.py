@@ -18,16 +18,17 @@ from iqa_cli.errors import IqaError
 from iqa_cli.report._atomic import atomic_write
 from iqa_cli.report.csv import CSV_COLUMNS, CsvWriter, csv_columns, write_csv
 from iqa_cli.report.json import JsonlWriter, to_json_text, write_json
-from iqa_cli.report.table import format_value, ranking_column, render, worst_pairs
+from iqa_cli.formatting import table_value as format_value
+from iqa_cli.report.table import ranking_column, render, worst_pairs
 from iqa_cli.results import (
-    ERROR,
-    MISSING_DISTORTED,
-    MISSING_REFERENCE,
     PairResult,
     Settings,
     document,
     summarize,
 )
+from iqa_cli.status import PairStatus
+
+ERROR, MISSING_DISTORTED, MISSING_REFERENCE = PairStatus.ERROR, PairStatus.MISSING_DISTORTED, PairStatus.MISSING_REFERENCE
 
 CONTRACT_HEADER = (
     "reference,distorted,status,width,height,channels,ssim,ms_ssim,mse,psnr,"
@@ -87,13 +88,12 @@ def test_json_document_is_strict_and_follows_schema(results):
     assert doc["schema"] == "iqa/1"
     assert doc["iqa_version"] == __version__
     assert doc["settings"] == {
-        "metrics": ["ssim", "ms_ssim", "mse", "psnr", "tv", "mix"],
+        "metrics": ["ssim", "ms_ssim", "mse", "psnr", "tv"],
         "color": "rgb",
         "alpha": "premultiplied",
         "downsample": "none",
         "data_range": "dtype",
         "device": "cpu",
-        "mix": {"variant": "zhao", "alpha": 0.84},
         "tv_reduction": "mean",
     }
     assert [p["status"] for p in doc["pairs"]] == ["ok", "ok", "ok", "ok", "error", "missing_reference"]

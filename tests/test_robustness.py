@@ -27,7 +27,7 @@ from PIL import Image
 
 import iqa_cli.io.load as iio
 import iqa_cli.runner as runner
-from iqa_cli.cli import main
+from iqa_cli.commands import main
 
 RNG = np.random.default_rng(7)
 METRIC_COLS = ("ssim", "ms_ssim", "mse", "psnr", "tv_reference", "tv_distorted", "mix")
@@ -676,7 +676,7 @@ def test_oom_on_cpu_too_is_an_error_row(tmp_path: Path, monkeypatch) -> None:
 )
 def test_console_entry_usage_errors_are_one_line(capsys, argv, needle):
     """The `iqa` console script (cli.entry) turns click's usage block into one line, exit 2."""
-    from iqa_cli.cli import entry
+    from iqa_cli.commands import entry
 
     with pytest.raises(SystemExit) as exc:
         entry(argv)

@@ -50,3 +50,39 @@ def diff_mask(x: Tensor, y: Tensor, tolerance: float = 0.0) -> Tensor:
 def diff_pixels(x: Tensor, y: Tensor, tolerance: float = 0.0) -> Tensor:
     """Number of pixels whose largest channel difference exceeds ``tolerance``."""
     return diff_mask(x, y, tolerance).sum(dim=(1, 2))
+
+
+# --------------------------------------------------------------------------- scoring adapters
+
+
+def changed(job) -> Tensor:
+    """The (N, H, W) changed-pixel mask of a job, computed once (image units,
+    after alpha handling, before the colour conversion)."""
+    if "diff_mask" not in job.cache:
+        x0 = job.x0
+        if job.identical:
+            job.cache["diff_mask"] = torch.zeros((x0.shape[0],) + tuple(x0.shape[2:]), dtype=torch.bool)
+        else:
+            job.cache["diff_mask"] = diff_mask(x0, job.y0, job.options.get("pixel_tol", 0.0))
+    return job.cache["diff_mask"]
+
+
+def score_diff_pixels(job) -> dict[str, Tensor]:
+    return {"diff_pixels": changed(job).sum(dim=(1, 2))}
+
+
+def score_diff_ratio(job) -> dict[str, Tensor]:
+    mask = changed(job)
+    return {"diff_ratio": mask.sum(dim=(1, 2)).to(torch.float64) / float(mask.shape[-2] * mask.shape[-1])}
+
+
+def score_ssim_min(job) -> dict[str, Tensor]:
+    from .ms_ssim import ssim_and_map
+
+    return {"ssim_min": ssim_min(ssim_and_map(job)[1], job.options.get("block", 16))}
+
+
+def score_ssim_below(job) -> dict[str, Tensor]:
+    from .ms_ssim import ssim_and_map
+
+    return {"ssim_below": ssim_below(ssim_and_map(job)[1], job.options.get("below", 0.9))}

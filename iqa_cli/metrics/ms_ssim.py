@@ -163,3 +163,39 @@ def ms_ssim_and_ssim(
         )
     per_channel = _power(stacked, wt, negative).prod(dim=-1)
     return per_channel.mean(dim=1).to(out_dtype), first
+
+
+# --------------------------------------------------------------------------- scoring adapters
+
+
+def ssim_and_map(job) -> tuple[Tensor, Tensor | None]:
+    """Mean SSIM per image and, when a local metric or a report needs it, the
+    SSIM map (N, C, h, w); computed once per job."""
+    if "ssim_and_map" not in job.cache:
+        from .ssim import ssim
+
+        need_map = job.keep_map or bool(job.wanted & {"ssim_min", "ssim_below"})
+        ds = job.options.get("downsample", "none")
+        if need_map:
+            job.cache["ssim_and_map"] = ssim(job.x, job.y, job.data_range, downsample=ds, return_map=True)
+        else:  # no map kept: less memory on large images
+            job.cache["ssim_and_map"] = (ssim(job.x, job.y, job.data_range, downsample=ds), None)
+    return job.cache["ssim_and_map"]
+
+
+def score_ms_ssim(job) -> dict[str, Tensor]:
+    if "ms_ssim_value" in job.cache:
+        return {"ms_ssim": job.cache["ms_ssim_value"]}
+    value, first_scale = ms_ssim_and_ssim(job.x, job.y, job.data_range, warn=False)
+    if job.options.get("downsample", "none") == "none":  # MS-SSIM's first scale is this SSIM, bit for bit
+        job.cache["ssim"] = first_scale
+    return {"ms_ssim": value}
+
+
+def score_ssim(job) -> dict[str, Tensor]:
+    if "ssim" not in job.cache and "ms_ssim" in job.wanted and job.options.get("downsample", "none") == "none" \
+            and min(job.x.shape[-2:]) >= min_side() and not (job.keep_map or job.wanted & {"ssim_min", "ssim_below"}):
+        job.cache["ms_ssim_value"] = score_ms_ssim(job)["ms_ssim"]  # one pass gives both
+    if "ssim" in job.cache:
+        return {"ssim": job.cache["ssim"]}
+    return {"ssim": ssim_and_map(job)[0]}

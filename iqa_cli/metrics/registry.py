@@ -1,13 +1,17 @@
-"""One table describing every metric iqa reports: name, output columns,
-direction, range, unit and definition.
+"""The single source of metric facts: name, output columns, direction,
+range (text and numeric bounds), unit, the units a gate may write, table
+headers and number formats, minimum image size, the value for identical
+images and the function that scores the metric.
 
 This module imports nothing heavy (no torch) so that ``iqa metrics`` and
-``iqa --help`` stay fast. Reporters and gates read directions from here.
+``iqa --help`` stay fast. Adding a metric: its function in its module, a
+``score_*`` adapter next to it, and one entry here.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 
 HIGHER = "higher"  # higher is better (similarity)
 LOWER = "lower"  # lower is better (error / distance)
@@ -15,91 +19,131 @@ NEUTRAL = "none"  # informational: no better direction
 
 
 @dataclass(frozen=True)
+class Column:
+    """One output column: its table heading (two lines) and number format."""
+
+    name: str
+    header: str
+    sub: str = ""  # second heading line: unit or qualifier
+    #: "6f", "4f", "2f": fixed decimals; "count": an integer; "mse": 4 decimals or 4 significant digits
+    format: str = "6f"
+
+
+@dataclass(frozen=True)
 class MetricInfo:
     name: str
-    columns: tuple[str, ...]
+    columns: tuple[Column, ...]
     direction: str
     range: str
     unit: str
     definition: str
     aliases: tuple[str, ...] = ()
     default: bool = True  # part of the default metric set
+    in_all: bool = True  # selected by ``all``
+    bounds: tuple[float, float] = (-math.inf, math.inf)  # accepted gate thresholds
+    gate_units: tuple[str, ...] = ()  # units a gate threshold may carry ("%", "dB", "px")
+    min_size: int = 1  # smallest side (px) the metric is defined for
+    identical: float | None = None  # the value for byte-identical files (None: computed)
+    scorer: str = ""  # "module:function" in iqa_cli.metrics scoring this metric
+    #: (output key, setting) pairs of the settings that change its numbers,
+    #: recorded in every output; a dotted key nests ("mix.alpha")
+    options: tuple[tuple[str, str], ...] = field(default=())
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
 
 
 METRICS: dict[str, MetricInfo] = {
     m.name: m
     for m in (
         MetricInfo(
-            "ssim", ("ssim",), HIGHER, "[-1, 1]", "",
+            "ssim", (Column("ssim", "SSIM"),), HIGHER, "[-1, 1]", "",
             "Wang et al. 2004 SSIM, ssim_index.m conventions: 11x11 Gaussian window "
             "(sigma 1.5), 'valid' region, K=(0.01, 0.03), C=(K*L)^2 with L the data range, "
             "population moments, mean of the map; colour = mean over channels. "
             "--downsample matlab gives Wang's ssim.m (automatic downsampling).",
+            bounds=(-1.0, 1.0), min_size=11, identical=1.0, scorer="ms_ssim:score_ssim",
         ),
         MetricInfo(
-            "ms_ssim", ("ms_ssim",), HIGHER, "[0, 1] (NaN if a scale is negative)", "",
+            "ms_ssim", (Column("ms_ssim", "MS-SSIM"),), HIGHER, "[0, 1] (NaN if a scale is negative)", "",
             "Wang, Simoncelli & Bovik 2003 MS-SSIM as msssim.m: 5 scales, weights "
             "(0.0448, 0.2856, 0.3001, 0.2363, 0.1333), 2x2 box with symmetric end padding "
             "(ceil sizes); needs min(H, W) >= 176, otherwise null with a warning.",
             aliases=("ms-ssim", "msssim"),
+            bounds=(0.0, 1.0), min_size=176, identical=1.0, scorer="ms_ssim:score_ms_ssim",
         ),
         MetricInfo(
-            "mse", ("mse",), LOWER, "[0, L^2]", "(data units)^2",
+            "mse", (Column("mse", "MSE", format="mse"),), LOWER, "[0, L^2]", "(data units)^2",
             "Mean squared error over all pixels and channels, float64, on the image's own "
             "scale (0..255^2 for 8-bit, 0..65535^2 for 16-bit).",
+            bounds=(0.0, math.inf), identical=0.0, scorer="pixel:score_mse",
         ),
         MetricInfo(
-            "psnr", ("psnr",), HIGHER, "[0, inf]", "dB",
+            "psnr", (Column("psnr", "PSNR", "dB", "2f"),), HIGHER, "[0, inf]", "dB",
             "10*log10(L^2 / MSE) per image; inf for identical images. Summaries average the "
             "per-image PSNR.",
+            bounds=(0.0, math.inf), gate_units=("dB",), identical=math.inf, scorer="pixel:score_psnr",
         ),
         MetricInfo(
-            "tv", ("tv_reference", "tv_distorted"), NEUTRAL, "[0, 2]", "",
+            "tv", (Column("tv_reference", "TV", "ref", "4f"), Column("tv_distorted", "TV", "dist", "4f")), NEUTRAL, "[0, 2]", "",
             "Anisotropic L1 total variation of each image scaled to [0, 1], divided by the "
             "number of neighbour differences (mean absolute gradient); --tv-reduction sum "
             "gives tf.image.total_variation.",
+            min_size=2, scorer="tv:score_tv", options=(("tv_reduction", "tv_reduction"),),
         ),
         MetricInfo(
-            "mix", ("mix",), LOWER, "[0, 2]", "",
+            "mix", (Column("mix", "mix"),), LOWER, "[0, 2]", "",
             "Mixed loss of Zhao et al. 2017 (alpha 0.84): alpha*(1 - MS-SSIM over Gaussians "
             "sigma=0.5..8) + (1-alpha)*G_8-weighted L1 on data scaled to [0, 1]; "
-            "--mix-variant ssim-l1 gives the common single-scale SSIM+L1 form.",
+            "--mix-variant ssim-l1 gives the common single-scale SSIM+L1 form. "
+            "A training loss: not in the default set (-m mix or -m all).",
+            default=False, bounds=(0.0, 2.0), min_size=11, identical=0.0, scorer="mix:score_mix",
+            options=(("mix.variant", "mix_variant"), ("mix.alpha", "mix_alpha")),
         ),
         MetricInfo(
-            "ssim_min", ("ssim_min",), HIGHER, "[-1, 1]", "",
+            "ssim_min", (Column("ssim_min", "SSIM", "min"),), HIGHER, "[-1, 1]", "",
             "Worst local SSIM: the SSIM map averaged over 16x16 blocks, minimum block. "
             "Finds a small local change that the mean SSIM hides.",
-            default=False,
+            default=False, in_all=False, bounds=(-1.0, 1.0), min_size=11, identical=1.0,
+            scorer="local:score_ssim_min", options=(("block", "block"),),
         ),
         MetricInfo(
-            "ssim_below", ("ssim_below",), LOWER, "[0, 1]", "fraction",
+            "ssim_below", (Column("ssim_below", "SSIM", "<below"),), LOWER, "[0, 1]", "fraction",
             "Fraction of the SSIM map below --below (default 0.9).",
-            default=False,
+            default=False, in_all=False, bounds=(0.0, 1.0), gate_units=("%",), min_size=11,
+            scorer="local:score_ssim_below", options=(("below", "below"),),
         ),
         MetricInfo(
-            "diff_pixels", ("diff_pixels",), LOWER, "[0, H*W]", "pixels",
+            "diff_pixels", (Column("diff_pixels", "diff", "px", "count"),), LOWER, "[0, H*W]", "pixels",
             "Pixels whose largest channel difference exceeds --pixel-tol (image units).",
-            default=False,
+            default=False, in_all=False, bounds=(0.0, math.inf), gate_units=("px",), identical=0.0,
+            scorer="local:score_diff_pixels", options=(("pixel_tol", "pixel_tol"),),
         ),
         MetricInfo(
-            "diff_ratio", ("diff_ratio",), LOWER, "[0, 1]", "fraction",
+            "diff_ratio", (Column("diff_ratio", "diff", "ratio"),), LOWER, "[0, 1]", "fraction",
             "diff_pixels divided by the number of pixels.",
-            default=False,
+            default=False, in_all=False, bounds=(0.0, 1.0), gate_units=("%",), identical=0.0,
+            scorer="local:score_diff_ratio", options=(("pixel_tol", "pixel_tol"),),
         ),
     )
 }
 
 DEFAULT_METRICS: tuple[str, ...] = tuple(n for n, m in METRICS.items() if m.default)
-LOCAL_METRICS: tuple[str, ...] = tuple(n for n, m in METRICS.items() if not m.default)
+ALL_METRICS: tuple[str, ...] = tuple(n for n, m in METRICS.items() if m.in_all)
+LOCAL_METRICS: tuple[str, ...] = tuple(n for n, m in METRICS.items() if not m.in_all)
 
 #: output column -> metric name
-COLUMNS: dict[str, str] = {c: m.name for m in METRICS.values() for c in m.columns}
+COLUMNS: dict[str, str] = {c.name: m.name for m in METRICS.values() for c in m.columns}
+#: output column -> its heading and format
+COLUMN_INFO: dict[str, Column] = {c.name: c for m in METRICS.values() for c in m.columns}
 
 
 def resolve_metric_names(spec: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
     """Parse ``"ssim,ms-ssim"`` (or a list) into canonical metric names.
 
-    ``all`` selects every default metric. Raises ``ValueError`` naming an
+    ``all`` selects ssim, ms_ssim, mse, psnr, tv and mix (the local-change
+    metrics are asked for by name). Raises ``ValueError`` naming an
     unknown metric and listing the known ones.
     """
     if isinstance(spec, str):
@@ -112,11 +156,11 @@ def resolve_metric_names(spec: str | list[str] | tuple[str, ...]) -> tuple[str, 
             continue
         key = item.lower().replace("-", "_")
         if key == "all":
-            names = DEFAULT_METRICS
+            names = ALL_METRICS
         else:
             names = ()
             for m in METRICS.values():
-                if key == m.name or item.lower() in m.aliases or key in m.columns:
+                if key == m.name or item.lower() in m.aliases or key in m.column_names:
                     names = (m.name,)
                     break
             if not names:
@@ -133,4 +177,4 @@ def resolve_metric_names(spec: str | list[str] | tuple[str, ...]) -> tuple[str, 
 def columns_for(metrics: tuple[str, ...] | list[str]) -> list[str]:
     """Output columns for the given metric names, in registry order."""
     wanted = set(metrics)
-    return [c for m in METRICS.values() if m.name in wanted for c in m.columns]
+    return [c.name for m in METRICS.values() if m.name in wanted for c in m.columns]

@@ -1,11 +1,12 @@
-"""Writers for iqa's reports. Nothing here imports torch.
+"""Writers for iqa's reports. Nothing here imports torch, and nothing decodes a
+file: reporters take results, rows and arrays.
 
-- :mod:`._atomic` — ``atomic_write``: write a file through a temporary file and
-  ``os.replace``, so an interrupted run never leaves a half-written report
+- :mod:`.outputs` — routes results to stdout and files (streams and atomic files)
+- :mod:`._atomic` — ``atomic_write``: a temporary file and ``os.replace``, so an
+  interrupted run never leaves a half-written report
 - :mod:`.json` — strict ``iqa/1`` JSON documents and JSONL streams
 - :mod:`.csv` — the contract CSV (fixed header, ``inf``/``nan`` as text)
-- :mod:`.table` — the rich table for terminals: pairs, settings line, summary,
-  worst pairs
-
-The output contract is ``shared/spec/cli.md`` ("Output").
+- :mod:`.table` — the rich table of compare/batch; :mod:`.check_table` — check's
+- :mod:`.junit`, :mod:`.github`, :mod:`.html` — the gate's CI reports
+- :mod:`.images`, :mod:`.diffs` — heatmaps, difference masks and thumbnails
 """

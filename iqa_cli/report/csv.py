@@ -18,11 +18,11 @@ exact value), integers as integers, non-finite values as ``inf``/``-inf``/``nan`
 from __future__ import annotations
 
 import csv
-import numbers
-from typing import IO, Any, Iterable
+from typing import IO, Iterable
 
+from ..formatting import full as cell
 from ..metrics.registry import LOCAL_METRICS, columns_for
-from ..results import PairResult, Settings, format_number
+from ..results import PairResult, Settings
 
 #: the contract header
 CSV_COLUMNS: tuple[str, ...] = (
@@ -38,19 +38,6 @@ def csv_columns(settings: Settings) -> list[str]:
     """Header for ``settings``: the contract columns plus selected local metrics."""
     local = columns_for(tuple(m for m in settings.metrics if m in LOCAL_METRICS))
     return [*CSV_COLUMNS[:-1], *local, CSV_COLUMNS[-1]]
-
-
-def cell(value: Any) -> str:
-    """Text of one value: ``""`` for None, ``repr`` precision for floats."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return str(int(value))
-    if isinstance(value, numbers.Integral):
-        return str(int(value))
-    if isinstance(value, numbers.Real):
-        return format_number(float(value))
-    return str(value)
 
 
 class CsvWriter:
@@ -79,7 +66,7 @@ class CsvWriter:
         return [
             cell(result.reference),
             cell(result.distorted),
-            result.status,
+            result.status.wire,
             cell(result.width),
             cell(result.height),
             cell(result.channels),

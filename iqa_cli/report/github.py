@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 from typing import IO, Any
 
+from ..formatting import short
+
 
 def _esc_data(s: str) -> str:
     return s.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
@@ -41,8 +43,6 @@ def _md(s: Any) -> str:
 
 
 def markdown(rows: list[Any], verdict: str) -> str:
-    from ..gate import fmt_num
-
     lines = ["### iqa check", "", f"**{_md(verdict)}**", ""]
     bad = sorted([r for r in rows if r.status != "PASS" or r.action], key=lambda r: r.severity)
     if bad:
@@ -52,8 +52,8 @@ def markdown(rows: list[Any], verdict: str) -> str:
             gs = r.failed_gates
             if gs:
                 for g in gs:
-                    lines.append(f"| {r.status} | `{_md(r.key)}` | `{g.gate.canonical()}` | {fmt_num(g.value)} | "
-                                 f"{g.gate.op}{fmt_num(g.gate.threshold)} | {fmt_num(g.margin)} | {_md(r.where or '')} |")
+                    lines.append(f"| {r.status} | `{_md(r.key)}` | `{g.gate.canonical()}` | {short(g.value)} | "
+                                 f"{g.gate.op}{short(g.gate.threshold)} | {short(g.margin)} | {_md(r.where or '')} |")
             else:
                 note = r.reason or ""
                 if r.action:

@@ -17,6 +17,7 @@ import html
 import os
 from typing import Any
 
+from ..formatting import short
 from ._atomic import atomic_write
 
 _CSS = """
@@ -41,16 +42,14 @@ def _e(s: Any) -> str:
 
 
 def _gate_table(row: Any) -> str:
-    from ..gate import fmt_num
-
     if not row.gates:
         return ""
     out = ['<table><tr><th class="l">gate</th><th>value</th><th>threshold</th><th>margin</th>'
            '<th class="l">result</th></tr>']
     for g in row.gates:
-        m = "-" if g.margin is None else ("+" if g.margin >= 0 else "") + fmt_num(g.margin)
+        m = "-" if g.margin is None else ("+" if g.margin >= 0 else "") + short(g.margin)
         out.append(f'<tr class="{"" if g.passed else "bad"}"><td class="l">{_e(g.gate.canonical())}</td>'
-                   f"<td>{_e(fmt_num(g.value))}</td><td>{_e(g.gate.op + fmt_num(g.gate.threshold))}</td>"
+                   f"<td>{_e(short(g.value))}</td><td>{_e(g.gate.op + short(g.gate.threshold))}</td>"
                    f'<td>{_e(m)}</td><td class="l">{"pass" if g.passed else "FAIL"}</td></tr>')
     out.append("</table>")
     return "".join(out)
@@ -85,8 +84,6 @@ def _pair_block(row: Any) -> str:
 
 
 def render_html(rows: list[Any], *, verdict: str, settings: Any = None, gates: Any = (), changes: Any = ()) -> str:
-    from ..gate import fmt_num
-
     bad = sorted([r for r in rows if r.status != "PASS" and (r.regression or r.status == "ERROR")],
                  key=lambda r: r.severity)
     notes = [r for r in rows if r.status == "NEW" and not r.regression]
@@ -114,7 +111,7 @@ def render_html(rows: list[Any], *, verdict: str, settings: Any = None, gates: A
         w = r.worst
         if w is not None:
             h.append(f'<tr><td class="l">{_e(r.key)}</td><td class="l">{_e(w.gate.canonical())}</td>'
-                     f"<td>{_e(fmt_num(w.value))}</td><td>{_e(fmt_num(w.margin))}</td></tr>")
+                     f"<td>{_e(short(w.value))}</td><td>{_e(short(w.margin))}</td></tr>")
         else:
             h.append(f'<tr><td class="l">{_e(r.key)}</td><td></td><td></td><td></td></tr>')
     h.append("</table></details></body></html>")

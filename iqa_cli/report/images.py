@@ -16,8 +16,6 @@ a difference mask (numpy + imageio/Pillow; no torch).
 from __future__ import annotations
 
 import base64
-from typing import Any
-
 import numpy as np
 
 #: ``1 - SSIM`` in [0, 1] → colour (black, dark red, red, orange, yellow, white)
@@ -107,53 +105,22 @@ def downscale(img: np.ndarray, max_side: int, *, mask: bool = False) -> np.ndarr
 
 def png_bytes(img: np.ndarray) -> bytes:
     """Encode a uint8 (H, W[, C]) array as PNG."""
-    import imageio.v3 as iio
+    import io
+
+    from PIL import Image
 
     a = np.asarray(img)
     if a.dtype == bool:
         a = a.astype(np.uint8) * 255
-    return bytes(iio.imwrite("<bytes>", np.ascontiguousarray(a), extension=".png"))
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(a)).save(buf, format="PNG")
+    return buf.getvalue()
 
 
 def data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
-def load_for_display(path: str, **load_kw: Any) -> np.ndarray | None:
-    """Decode a file with iqa's loader and return 8-bit RGB(A), or None if it cannot be read."""
-    from ..errors import IqaError
-    from ..io import load_image
-
-    try:
-        img = load_image(path, **load_kw)
-    except (IqaError, OSError, ValueError, MemoryError):
-        return None
-    return display_image(img.pixels, img.data_range)
-
-
-def bbox(mask: np.ndarray) -> tuple[int, int, int, int] | None:
-    """(x0, y0, x1, y1) inclusive bounding box of the True pixels, or None."""
-    mask = np.asarray(mask, dtype=bool)
-    rows = np.flatnonzero(mask.any(axis=1))
-    if rows.size == 0:
-        return None
-    cols = np.flatnonzero(mask.any(axis=0))
-    return int(cols[0]), int(rows[0]), int(cols[-1]), int(rows[-1])
-
-
-def worst_block(ssim_map: np.ndarray, block: int, offset: int = SSIM_OFFSET) -> tuple[int, int, int, int] | None:
-    """Image-coordinate box (x0, y0, x1, y1) of the worst ``block``-sized mean of the SSIM map."""
-    m = np.asarray(ssim_map, dtype=np.float64)
-    if m.size == 0:
-        return None
-    bh, bw = min(block, m.shape[0]), min(block, m.shape[1])
-    c = np.pad(np.cumsum(np.cumsum(m, axis=0), axis=1), ((1, 0), (1, 0)))
-    s = c[bh:, bw:] - c[:-bh, bw:] - c[bh:, :-bw] + c[:-bh, :-bw]
-    y, x = np.unravel_index(int(np.argmin(s)), s.shape)
-    return int(x) + offset, int(y) + offset, int(x) + offset + bw - 1, int(y) + offset + bh - 1
-
-
 __all__ = [
-    "bbox", "colormap", "data_uri", "diff_overlay", "display_image", "downscale", "load_for_display",
-    "png_bytes", "ssim_heatmap", "worst_block",
+    "colormap", "data_uri", "diff_overlay", "display_image", "downscale", "png_bytes", "ssim_heatmap",
 ]

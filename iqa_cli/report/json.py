@@ -24,7 +24,8 @@ import math
 from typing import IO, Any, Mapping
 
 from .._version import __version__
-from ..results import SCHEMA, PairResult, Settings, json_number, summary_to_json
+from ..formatting import json_number
+from ..results import SCHEMA, PairResult, Settings, summary_to_json
 
 
 def strict(obj: Any) -> Any:

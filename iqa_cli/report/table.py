@@ -17,10 +17,9 @@ Layout, chosen to fit all six default metrics in 80 columns:
   is only one); ``ref → dist`` when several references are paired under
   different file names.
 
-Number formats: SSIM, MS-SSIM, mix and the local SSIM/ratio columns 6
-decimals; TV 4 decimals; PSNR 2 decimals (dB); MSE 4 decimals, or 4
-significant digits when very large or small; pixel counts as integers.
-``None`` (not computed) is a dash; NaN is ``nan``.
+Number formats are the registry's (:mod:`iqa_cli.formatting`): SSIM-like
+columns 6 decimals, TV 4, PSNR 2 (dB), MSE 4 decimals or 4 significant
+digits, pixel counts as integers; ``None`` (not computed) is a dash.
 """
 
 from __future__ import annotations
@@ -34,26 +33,11 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ..metrics.registry import COLUMNS, HIGHER, LOWER, METRICS
-from ..results import OK, PairResult, Settings, summarize
+from ..formatting import table_value as format_value
+from ..metrics.registry import COLUMN_INFO, COLUMNS, HIGHER, LOWER, METRICS
+from ..results import PairResult, Settings, summarize
+from ..status import PairStatus
 
-#: column -> (header, second header line: unit or qualifier)
-HEADERS: dict[str, tuple[str, str]] = {
-    "ssim": ("SSIM", ""),
-    "ms_ssim": ("MS-SSIM", ""),
-    "mse": ("MSE", ""),
-    "psnr": ("PSNR", "dB"),
-    "tv_reference": ("TV", "ref"),
-    "tv_distorted": ("TV", "dist"),
-    "mix": ("mix", ""),
-    "ssim_min": ("SSIM", "min"),
-    "ssim_below": ("SSIM", "<below"),
-    "diff_pixels": ("diff", "px"),
-    "diff_ratio": ("diff", "ratio"),
-}
-
-_SIX_DECIMALS = {"ssim", "ms_ssim", "mix", "ssim_min", "ssim_below", "diff_ratio"}
-_FOUR_DECIMALS = {"tv_reference", "tv_distorted"}
 _STATS = ("mean", "std", "min", "median", "max")
 
 #: SIMPLE_HEAD for consoles that cannot print box-drawing characters (rich would
@@ -67,7 +51,8 @@ def _unicode(console: Console) -> bool:
 
 def header(column: str, settings: Settings | None = None, *, lines: int = 2) -> str:
     """Column heading; ``lines=1`` gives the one-line form (``PSNR dB``)."""
-    name, sub = HEADERS.get(column, (column, ""))
+    info = COLUMN_INFO.get(column)
+    name, sub = (info.header, info.sub) if info else (column, "")
     if column == "ssim_below" and settings is not None:
         sub = f"<{settings.below:g}"
     if not sub:
@@ -75,34 +60,6 @@ def header(column: str, settings: Settings | None = None, *, lines: int = 2) -> 
     if lines == 2:
         return f"{name}\n{sub}"
     return f"{name}{sub}" if sub.startswith("<") else f"{name} {sub}"
-
-
-def format_value(column: str, value: Any, *, unicode: bool = True) -> str:
-    """Text for one metric value in the table (see the module docstring)."""
-    if value is None:
-        return "—" if unicode else "-"
-    if isinstance(value, str):  # a summary already in JSON form ("inf", "nan")
-        try:
-            value = float(value)
-        except ValueError:
-            return value
-    v = float(value)
-    if math.isnan(v):
-        return "nan"
-    if math.isinf(v):
-        s = "∞" if unicode else "inf"
-        return s if v > 0 else "-" + s
-    if column == "psnr":
-        return f"{v:.2f}"
-    if column in _SIX_DECIMALS:
-        return f"{v:.6f}"
-    if column in _FOUR_DECIMALS:
-        return f"{v:.4f}"
-    if column == "diff_pixels":
-        return f"{v:.0f}" if v.is_integer() else f"{v:.1f}"
-    if column == "mse":
-        return f"{v:.4f}" if v == 0 or 1e-3 <= abs(v) < 1e5 else f"{v:.4g}"
-    return f"{v:.6g}"
 
 
 def _value_text(column: str, value: Any, uni: bool) -> Text:
@@ -173,7 +130,7 @@ class _Namer:
         if not details:
             return t
         if not r.ok:
-            status = r.status.replace("_", " ")
+            status = r.status.wire.replace("_", " ")
             t.append("\n")
             t.append(f"{status}: {r.error}" if r.error else status, style="red" if r.error else "yellow")
         for w in r.warnings:
@@ -207,7 +164,7 @@ def _add_metric_columns(table: Table, columns: Sequence[str], settings: Settings
 
 
 def _metric_cells(r: PairResult, columns: Sequence[str], uni: bool) -> list[Text]:
-    if r.status != OK:
+    if r.status != PairStatus.OK:
         return [Text("") for _ in columns]
     return [_value_text(c, r.metrics.get(c), uni) for c in columns]
 
@@ -228,7 +185,7 @@ def worst_pairs(results: Sequence[PairResult], column: str, k: int) -> list[Pair
     direction = METRICS[COLUMNS[column]].direction
     scored = []
     for r in results:
-        v = r.metrics.get(column) if r.status == OK else None
+        v = r.metrics.get(column) if r.status == PairStatus.OK else None
         if v is None or math.isnan(float(v)):
             continue
         scored.append((float(v), r))

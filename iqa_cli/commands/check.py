@@ -1,0 +1,317 @@
+"""``iqa check``: the CI regression gate (options, config, orchestration).
+
+The gate's rules live in :mod:`iqa_cli.gate`; the reports in
+:mod:`iqa_cli.report`; this module ties them to the command line.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from click.core import ParameterSource
+
+from ..errors import IqaError, UsageError
+from ..gate.config import Config, find_config
+from ..gate.gates import CONTEXT_METRICS, DEFAULT_GATES, parse_gates
+from ..gate.rows import ERROR_S, CheckRow, Rules, in_ci, verdict_line
+from ..gate.update import update_baseline
+from ..pairing import Pair, compile_patterns, pair_folders
+from ..report.diffs import RowPictures
+from ..results import PairResult, summarize
+from ..status import ExitCode
+from .guard import guarded, print_warnings
+from .options import CONTEXT, apply_options, metric_options, prepare_device, report_path_cb
+from .progress import score
+
+
+_HELP = """Compare OUTPUT against BASELINE (two files or two folders) and fail on regressions.
+
+\b
+Folders are paired by relative path as in `iqa batch`. A pair FAILS when any
+gate fails; a size mismatch fails; a baseline without an output is MISSING (a
+regression); an output without a baseline is NEW: a regression when CI=true
+unless --allow-new, otherwise a passing note (add it with --update).
+
+\b
+Gates: --fail-if "METRIC OP VALUE" says when a pair FAILS, e.g.
+  --fail-if "ssim<0.99"  --fail-if "psnr<40dB"  --fail-if "diff_ratio>0.1%"
+The operator must point the way the metric gets worse (ssim<..., mse>...).
+0 means exact: "diff_pixels>0" fails on any changed pixel.
+Default gates: ssim<0.99 and ssim_min<0.95 (mean SSIM, and the worst 16x16
+block, so a small local change is caught) - tolerant of invisible 1-LSB
+anti-aliasing/GPU/font noise; use "diff_pixels>0" for pixel-exact checks.
+Every gate prints value, threshold and margin (headroom in the metric's good
+direction; negative = failing by that much).
+
+\b
+Config: ./iqa.toml ([check] or [tool.iqa.check]) or ./pyproject.toml
+([tool.iqa.check]), or --config FILE. Keys: fail_if, metrics, device,
+color, alpha, downsample, data_range, bit_depth, pixel_tol, below, block,
+max_pixels, mix_variant, mix_alpha, tv_reduction, allow_new, match, include,
+exclude, and [[...overrides]] tables {glob, fail_if} replacing the gates for
+matching files. Unknown keys are errors. The command line beats the config.
+
+\b
+Exit: 0 pass, 1 regression, 2 error, 3 nothing compared. With --update the
+baseline is rewritten (failed and new outputs copied, baselines of vanished
+outputs removed) and the check exits 0 unless a pair could not be read.
+"""
+
+
+def _check_options(fn):
+    opts = [
+        click.option("--fail-if", "fail_if", multiple=True, metavar='"METRIC OP VALUE"',
+                     help='Fail a pair when this holds (repeatable), e.g. "ssim<0.99", "diff_pixels>0". '
+                     "Default: ssim<0.99 and ssim_min<0.95."),
+        click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+                     help="Read [tool.iqa.check] / [check] from FILE instead of ./iqa.toml or ./pyproject.toml."),
+        click.option("--no-config", is_flag=True, help="Ignore ./iqa.toml and ./pyproject.toml."),
+        click.option("--allow-new", is_flag=True, default=False,
+                     help="Outputs without a baseline pass even when CI=true."),
+        click.option("--update", is_flag=True,
+                     help="Rewrite the baseline: copy failed and new outputs into it, remove baselines "
+                     "whose output disappeared; prints every change."),
+        click.option("--match", type=click.Choice(["path", "stem"]), default="path", show_default=True,
+                     help="Pair folders by relative path, or by path without extension."),
+        click.option("--include", multiple=True, metavar="GLOB", help="Only files matching GLOB (repeatable)."),
+        click.option("--exclude", multiple=True, metavar="GLOB", help="Skip files matching GLOB (repeatable)."),
+        click.option("--junit", "junit_path", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+                     help="Write a JUnit XML report (one testcase per pair)."),
+        click.option("--github", is_flag=True,
+                     help="Print GitHub workflow annotations and append a Markdown summary to "
+                     "$GITHUB_STEP_SUMMARY."),
+        click.option("--html", "html_dir", type=click.Path(file_okay=False), default=None, metavar="DIR",
+                     help="Write DIR/index.html: one self-contained page with the images, SSIM heatmap "
+                     "and difference mask of every failing pair."),
+        click.option("--save-diffs", "diffs_dir", type=click.Path(file_okay=False), default=None, metavar="DIR",
+                     help="Write a heatmap and a difference-mask PNG per failing pair into DIR."),
+        click.option("--json", "json_path", is_flag=False, flag_value="-", default=None, metavar="[FILE]",
+                     callback=report_path_cb,
+                     help="Write the results and gate outcomes as JSON to FILE (bare flag: stdout, "
+                     "instead of the table)."),
+        click.option("--workers", type=click.IntRange(min=1), default=None, help="Decoding threads."),
+        click.option("-q", "--quiet", is_flag=True, help="Only the verdict line."),
+        click.option("--no-progress", is_flag=True, help="No progress bar."),
+        click.option("--debug", is_flag=True, help="Show tracebacks."),
+    ]
+    return apply_options(fn, opts)
+
+
+
+class ConfigCommand(click.Command):
+    """A command whose option defaults come from the check config
+    (click's ``default_map``): the command line beats the config key by key."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            cfg = _config_from_args(args)
+            defaults = _default_map(self, cfg)
+        except IqaError as e:  # before the command body runs: one line and exit 2 through click
+            raise _ConfigError(str(e)) from None
+        ctx.meta["iqa.config"] = cfg
+        ctx.default_map = {**(ctx.default_map or {}), **defaults}
+        try:
+            return super().parse_args(ctx, args)
+        except click.BadParameter as e:
+            name = e.param.name if e.param is not None else None
+            if name in defaults and ctx.get_parameter_source(name) in (ParameterSource.DEFAULT_MAP, None):
+                raise _ConfigError(f"{cfg.path}: {name} = {cfg.values[name]!r}: {e.format_message()}") from None
+            raise
+
+
+class _ConfigError(click.ClickException):
+    exit_code = int(ExitCode.ERROR)
+
+
+def _config_from_args(args: list[str]) -> Config:
+    """The config named by ``--config FILE`` / ``--config=FILE``, else the one
+    found in the current directory unless ``--no-config`` (read before parsing,
+    so that its values become the options' defaults)."""
+    explicit, off = None, False
+    for i, a in enumerate(args):
+        if a == "--":
+            break
+        if a == "--config" and i + 1 < len(args):
+            explicit = args[i + 1]
+        elif a.startswith("--config="):
+            explicit = a.split("=", 1)[1]
+        elif a == "--no-config":
+            off = True
+    if off and not explicit:
+        return Config()
+    return find_config(explicit)
+
+
+def _default_map(command: click.Command, cfg: Config) -> dict[str, Any]:
+    """Config values as option defaults, with the shapes click expects."""
+    params = {p.name: p for p in command.params}
+    out: dict[str, Any] = {}
+    for key, value in cfg.values.items():
+        if key in ("fail_if", "overrides"):
+            continue
+        param = params[key]
+        if isinstance(param, click.Option) and param.is_flag and not isinstance(value, bool):
+            raise UsageError(f"{key} = {value!r}: expected true or false", cfg.path)
+        if key == "metrics" and isinstance(value, list):
+            value = ",".join(map(str, value))
+        elif param.multiple and isinstance(value, str):
+            value = [value]
+        out[key] = value
+    return out
+
+
+def _pairs_for(baseline: str, output: str, match, include, exclude):
+    bdir, odir = os.path.isdir(baseline), os.path.isdir(output)
+    if bdir or odir:
+        if not (bdir and odir):
+            if not os.path.exists(baseline if odir else output):
+                # a folder against a missing folder: treat the missing one as empty only for the baseline
+                if odir and not os.path.exists(baseline):
+                    raise UsageError("baseline folder does not exist (create it with --update, or mkdir it)", baseline)
+                raise UsageError("output folder does not exist", output)
+            raise UsageError(f"{baseline} and {output}: give two files or two folders")
+        pairs, notes = pair_folders(baseline, output, match=match, include=include, exclude=exclude)
+        return pairs, notes, baseline, output
+    b_ok, o_ok = os.path.exists(baseline), os.path.exists(output)
+    if not b_ok and not o_ok:
+        raise UsageError("no such file (neither the baseline nor the output exists)", output)
+    key = Path(output).as_posix()
+    return [Pair(key, Path(baseline) if b_ok else None, Path(output) if o_ok else None)], [], None, None
+
+
+
+class _Sink:
+    """Receives results from :func:`.progress.score` in pair order, turns them
+    into rows and draws the failing ones from the arrays the runner kept."""
+
+    def __init__(self, pairs: list, rules: Rules, pictures: RowPictures):
+        self.pairs, self.rules, self.pictures = pairs, rules, pictures
+        self.results: list[PairResult] = []
+        self.rows: list[CheckRow] = []
+
+    def pair(self, r: PairResult) -> None:
+        row = self.rules.row(self.pairs[len(self.results)], r)
+        if Rules.drawn(row):
+            self.pictures.draw(row, r.maps, r.display)
+        self.results.append(r)
+        self.rows.append(row)
+        r.maps = r.display = None  # free the maps and images as we go
+
+
+@click.command("check", cls=ConfigCommand, context_settings=CONTEXT, help=_HELP)
+@click.argument("baseline", type=click.Path(path_type=str))
+@click.argument("output", type=click.Path(path_type=str))
+@_check_options
+@metric_options
+@guarded
+def check(**kw: Any) -> int:
+    return run_check(click.get_current_context(), kw)
+
+
+def run_check(ctx: click.Context, kw: dict[str, Any]) -> int:
+    # --- config and gates -------------------------------------------------
+    cfg: Config = ctx.meta.get("iqa.config") or Config()
+    if kw["fail_if"]:
+        gates = parse_gates(kw["fail_if"], "command line")
+    elif "fail_if" in cfg.values:
+        gates = parse_gates(cfg.values["fail_if"], cfg.path or "config")
+    else:
+        gates = parse_gates(DEFAULT_GATES, "default")
+    overrides = []
+    if cfg.values.get("overrides"):
+        for i, o in enumerate(cfg.values["overrides"]):
+            src = f"{cfg.path}: overrides[{i}]"
+            overrides.append((compile_patterns(o["glob"], f"{src}.glob"), parse_gates(o["fail_if"], src)))
+    gate_metrics = [g.metric for g in gates] + [g.metric for _, gs in overrides for g in gs]
+    explicit_metrics = ctx.get_parameter_source("metrics") not in (ParameterSource.DEFAULT, None)
+    base_metrics = tuple(kw["metrics"]) if explicit_metrics else CONTEXT_METRICS
+    metrics = tuple(dict.fromkeys(list(base_metrics) + gate_metrics))
+
+    # --- pairing ----------------------------------------------------------
+    quiet = kw["quiet"]
+    pairs, notes, ref_root, dist_root = _pairs_for(kw["baseline"], kw["output"], kw["match"], kw["include"],
+                                                   kw["exclude"])
+    if not quiet:
+        print_warnings(notes)
+    if not pairs:
+        click.echo(f"iqa: error: nothing to compare: no image files in {kw['baseline']} or {kw['output']}",
+                   err=True)
+        return ExitCode.NOTHING
+    for path in (kw["junit_path"], kw["json_path"] if kw["json_path"] != "-" else None):
+        if path:  # CI report paths often point into a reports/ folder that does not exist yet
+            d = os.path.dirname(os.path.abspath(path))
+            try:
+                os.makedirs(d, exist_ok=True)
+            except OSError as e:
+                raise IqaError(f"cannot write: cannot create {d} ({e.strerror or e})", path) from None
+            if not os.access(d, os.W_OK):
+                raise IqaError("cannot write: directory is not writable", path)
+
+    settings = prepare_device(kw["device"], {**kw, "metrics": metrics})
+    rules = Rules(gates, overrides, in_ci(), bool(kw["allow_new"]), settings.block, ref_root, dist_root)
+    sink = _Sink(pairs, rules, RowPictures(thumbnails=bool(kw["html_dir"]), diffs_dir=kw["diffs_dir"]))
+    score(pairs, settings, sink, workers=kw["workers"], progress=not (quiet or kw["no_progress"]),
+          keep_maps=True)
+    rows = sink.rows
+
+    # --- update -----------------------------------------------------------
+    changes: list[str] = []
+    if kw["update"]:
+        changes = update_baseline(rows, kw["baseline"], kw["output"], ref_root, dist_root)
+
+    regressions = [r for r in rows if r.regression and not r.action]
+    errors = [r for r in rows if r.status == ERROR_S]
+    code = ExitCode.ERROR if errors else ExitCode.REGRESSION if regressions else ExitCode.OK
+    verdict = verdict_line(rows, changes)
+
+    # --- reports ----------------------------------------------------------
+    summary = summarize(sink.results, settings.columns)
+    check_doc = {"verdict": verdict, "exit_code": int(code), "ci": rules.ci, "allow_new": rules.allow_new,
+                 "config": cfg.path, "gates": [g.canonical() for g in gates],
+                 "overrides": [{"glob": [p.text for p in pats], "fail_if": [g.canonical() for g in gs]}
+                               for pats, gs in overrides],
+                 "pairs": [r.to_json() for r in rows], "changes": changes}
+    if kw["json_path"]:
+        from ..report._atomic import atomic_write
+        from ..report.json import to_json_text
+        from ..results import document
+
+        doc = document(settings, sink.results, summary)
+        doc["check"] = check_doc
+        text = to_json_text(doc)
+        if kw["json_path"] == "-":
+            click.echo(text)
+        else:
+            with atomic_write(kw["json_path"]) as fh:
+                fh.write(text + "\n")
+    if kw["junit_path"]:
+        from ..report.junit import write_junit
+
+        write_junit(kw["junit_path"], rows, verdict=verdict, settings=settings)
+    if kw["html_dir"]:
+        from ..report.html import write_html
+
+        write_html(kw["html_dir"], rows, verdict=verdict, settings=settings, gates=gates, changes=changes)
+    if not quiet and kw["json_path"] != "-":
+        from rich.console import Console
+
+        console = Console()
+        if not console.is_terminal:
+            console = Console(width=max(console.width, 120))
+        from ..report.check_table import render_table
+
+        render_table(console, rows, settings)
+        for c in changes:
+            click.echo(c)
+    if kw["github"]:
+        from ..report.github import write_github
+
+        write_github(rows, verdict=verdict, stream=sys.stdout)
+    click.echo(verdict, err=kw["json_path"] == "-")
+    for r in errors:
+        click.echo(f"iqa: error: {r.reason}", err=True)
+    return code

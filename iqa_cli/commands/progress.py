@@ -1,0 +1,46 @@
+"""Running pairs with a progress bar on stderr; Ctrl-C keeps what was done."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from ..results import PairResult, Settings
+from ..status import ExitCode
+
+
+def score(pairs: list, settings: Settings, outputs: Any, *, workers: int | None, progress: bool,
+          keep_maps: bool = False) -> list[PairResult]:
+    """Run the pairs with an optional progress bar on stderr; Ctrl-C keeps what was done."""
+    from ..runner import run
+
+    results: list[PairResult] = []
+    bar = None
+    if progress and len(pairs) > 1:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        console = Console(stderr=True)
+        if console.is_terminal:
+            bar = Progress(TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                           console=console, transient=True)
+    task = bar.add_task("pairs", total=len(pairs)) if bar else None
+    try:
+        if bar:
+            bar.start()
+        for r in run(pairs, settings, workers=workers, keep_maps=keep_maps):
+            results.append(r)
+            outputs.pair(r)
+            if bar:
+                bar.advance(task)
+    except KeyboardInterrupt:
+        if bar:
+            bar.stop()
+        click.echo(f"iqa: interrupted after {len(results)} of {len(pairs)} pairs; "
+                   "streamed JSONL/CSV lines are complete, other reports were not written", err=True)
+        raise SystemExit(ExitCode.INTERRUPTED) from None
+    finally:
+        if bar:
+            bar.stop()
+    return results

@@ -1,0 +1,116 @@
+"""The gate's configuration: the ``[check]`` / ``[tool.iqa.check]`` table of
+``iqa.toml`` or ``pyproject.toml``, read and checked key by key.
+
+Lookup: an explicit file, else ``./iqa.toml`` (table ``[check]`` or
+``[tool.iqa.check]``), else ``./pyproject.toml`` (``[tool.iqa.check]``).
+Unknown keys are errors. Values keep their TOML types; the command layer
+turns them into option defaults (the command line beats the config key by key).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import UsageError
+
+#: keys of the check table; values are checked with the same rules as the options
+CONFIG_KEYS = (
+    "fail_if", "metrics", "device", "color", "alpha", "downsample", "data_range", "bit_depth", "mix_variant",
+    "mix_alpha", "tv_reduction", "below", "pixel_tol", "block", "max_pixels", "allow_new", "match", "include",
+    "exclude", "overrides",
+)
+OVERRIDE_KEYS = ("glob", "fail_if")
+
+
+def _toml_load(path: str) -> dict:
+    try:
+        import tomllib  # type: ignore[import-not-found]
+    except ModuleNotFoundError:  # Python 3.10
+        try:
+            import tomli as tomllib  # type: ignore[no-redef]
+        except ModuleNotFoundError:
+            raise UsageError("reading a TOML config needs Python 3.11+ or the 'tomli' package", path) from None
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except OSError as e:
+        raise UsageError(f"cannot read config: {e.strerror or e}", path) from None
+    except tomllib.TOMLDecodeError as e:
+        raise UsageError(f"invalid TOML: {e}", path) from None
+
+
+@dataclass
+class Config:
+    path: str | None = None
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+def find_config(explicit: str | None, cwd: str = ".") -> Config:
+    """Load the check table from ``explicit`` or from ./iqa.toml / ./pyproject.toml."""
+    if explicit:
+        if not os.path.isfile(explicit):
+            raise UsageError("config file not found", explicit)
+        return _read_config(explicit, pyproject=os.path.basename(explicit) == "pyproject.toml", explicit=True)
+    iqa_toml = os.path.join(cwd, "iqa.toml")
+    if os.path.isfile(iqa_toml):
+        return _read_config(iqa_toml, pyproject=False, explicit=False)
+    pp = os.path.join(cwd, "pyproject.toml")
+    if os.path.isfile(pp):
+        return _read_config(pp, pyproject=True, explicit=False)
+    return Config()
+
+
+def _read_config(path: str, *, pyproject: bool, explicit: bool) -> Config:
+    data = _toml_load(path)
+    shown = os.path.relpath(path) if not os.path.isabs(path) or path.startswith(os.getcwd()) else path
+    tool_check = data.get("tool", {}).get("iqa", {}) if isinstance(data.get("tool"), dict) else {}
+    if not isinstance(tool_check, dict):
+        raise UsageError("[tool.iqa] must be a table", shown)
+    table = tool_check.get("check")
+    if not pyproject:
+        unknown_top = [k for k in data if k not in ("check", "tool")]
+        if unknown_top:
+            raise UsageError(f"unknown key '{unknown_top[0]}' (expected a [check] table)", shown)
+        if "check" in data:
+            if table is not None:
+                raise UsageError("both [check] and [tool.iqa.check]; keep one", shown)
+            table = data["check"]
+    if table is None:
+        if explicit:
+            want = "[tool.iqa.check]" if pyproject else "[check] (or [tool.iqa.check])"
+            raise UsageError(f"no {want} table", shown)
+        return Config()
+    if not isinstance(table, dict):
+        raise UsageError("the check settings must be a table", shown)
+    values: dict[str, Any] = {}
+    for k, v in table.items():
+        key = k.replace("-", "_")
+        if key not in CONFIG_KEYS:
+            raise UsageError(f"unknown key '{k}' in the check table (known: {', '.join(CONFIG_KEYS)})", shown)
+        values[key] = v
+    if "fail_if" in values:
+        values["fail_if"] = _str_list(values["fail_if"], "fail_if", shown)
+    if "overrides" in values:
+        ovs = values["overrides"]
+        if not isinstance(ovs, list) or not all(isinstance(o, dict) for o in ovs):
+            raise UsageError("overrides must be an array of tables ([[...overrides]])", shown)
+        for i, o in enumerate(ovs):
+            for k in o:
+                if k not in OVERRIDE_KEYS:
+                    raise UsageError(f"unknown key '{k}' in overrides[{i}] (known: glob, fail_if)", shown)
+            if "glob" not in o or "fail_if" not in o:
+                raise UsageError(f"overrides[{i}] needs both glob and fail_if", shown)
+            o["glob"] = _str_list(o["glob"], f"overrides[{i}].glob", shown)
+            o["fail_if"] = _str_list(o["fail_if"], f"overrides[{i}].fail_if", shown)
+    return Config(shown, values)
+
+
+def _str_list(v: Any, key: str, path: str) -> list[str]:
+    if isinstance(v, str):
+        return [v]
+    if isinstance(v, list) and all(isinstance(s, str) for s in v):
+        return list(v)
+    raise UsageError(f"{key} must be a string or an array of strings", path)
+

@@ -1,0 +1,28 @@
+"""What a metric's scoring adapter receives: one (N, C, H, W) stack of pairs
+with its settings, and a cache that metrics of one family share (the SSIM
+map, MS-SSIM's first scale)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+
+@dataclass
+class ScoreJob:
+    x: torch.Tensor  # reference after the colour conversion, (N, C, H, W) stored samples or float64
+    y: torch.Tensor  # distorted, same form
+    x0: torch.Tensor  # reference before the colour conversion (changed pixels are counted here)
+    y0: torch.Tensor
+    data_range: float
+    wanted: frozenset[str]  # metric names asked for
+    options: dict[str, Any]  # downsample, block, below, pixel_tol, mix_variant, mix_alpha, tv_reduction
+    identical: bool = False  # byte-identical files (N = 1)
+    keep_map: bool = False  # the SSIM map is kept for a report
+    cache: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        return int(self.x.shape[0])

@@ -1,0 +1,85 @@
+"""Pictures of failing check rows: the SSIM heatmap and difference mask
+written by ``--save-diffs``, and the thumbnails the HTML report embeds.
+
+Works on the arrays the runner kept (the decoded images, the SSIM map and
+the changed-pixel mask): no file is decoded again.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from . import images as im
+from ._atomic import atomic_write
+
+THUMB_SIDE = 768  # longest side of an HTML thumbnail
+
+
+def _display(img: Any):
+    """8-bit RGB(A) of a :class:`~iqa_cli.io.LoadedImage` (or None)."""
+    return None if img is None else im.display_image(img.pixels, img.data_range)
+
+
+def unique_stem(directory: str, key: str, taken: set[str]) -> str:
+    """``directory/<key without extension>``, made unique when two keys share a
+    stem (``a.png`` and ``a.jpg`` give ``a`` and ``a.jpg``)."""
+    stem = os.path.join(directory, *Path(os.path.splitext(key)[0]).parts)
+    if stem in taken:
+        stem = os.path.join(directory, *Path(key).parts)
+    n = 2
+    base = stem
+    while stem in taken:
+        stem, n = f"{base}-{n}", n + 1
+    taken.add(stem)
+    return stem
+
+
+class RowPictures:
+    """Draws the rows a report shows; at most ``cap`` rows get thumbnails."""
+
+    def __init__(self, *, thumbnails: bool, diffs_dir: str | None, cap: int = 200):
+        self.thumbnails = thumbnails
+        self.diffs_dir = diffs_dir
+        self.cap = cap
+        self.n_thumbs = 0
+        self._stems: set[str] = set()
+
+    @property
+    def active(self) -> bool:
+        return self.thumbnails or bool(self.diffs_dir)
+
+    def draw(self, row, maps: dict | None, display: dict | None) -> None:
+        if not self.active:
+            return
+        maps, display = maps or {}, display or {}
+        smap, mask = maps.get("ssim_map"), maps.get("diff_mask")
+        base = _display(display.get("reference"))
+        heat = overlay = None
+        if smap is not None and mask is not None:
+            heat = im.ssim_heatmap(smap, mask.shape)
+            overlay = im.diff_overlay(mask, base)
+        if self.diffs_dir and heat is not None:
+            stem = unique_stem(self.diffs_dir, row.key, self._stems)
+            os.makedirs(os.path.dirname(stem) or ".", exist_ok=True)
+            for suffix, img in ((".ssim.png", heat), (".diff.png", overlay)):
+                with atomic_write(stem + suffix, "wb") as fh:
+                    fh.write(im.png_bytes(img))
+        if self.thumbnails and self.n_thumbs < self.cap:
+            self.n_thumbs += 1
+            out = _display(display.get("distorted"))
+            for name, img in (("baseline", base), ("output", out), ("heatmap", heat)):
+                if img is not None:
+                    row.images[name] = im.png_bytes(im.downscale(img, THUMB_SIDE))
+            if overlay is not None:
+                row.images["mask"] = im.png_bytes(_downscale_overlay(mask, base, THUMB_SIDE))
+
+
+def _downscale_overlay(mask, base, side):
+    """Downscale the diff overlay so that a 1-pixel change stays visible (max-pooled mask)."""
+    small_mask = im.downscale(mask, side, mask=True)
+    small_base = im.downscale(base, side) if base is not None else None
+    if small_base is not None and small_base.shape[:2] != small_mask.shape:
+        small_base = None
+    return im.diff_overlay(small_mask, small_base)

@@ -1,0 +1,133 @@
+"""Scoring one (N, C, H, W) stack of aligned pairs: the colour conversion,
+then a loop over the requested metrics driven by the registry.
+
+A metric that cannot be computed for these images (too small, undefined)
+gets ``None`` and a one-line reason; the other metrics are still computed.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from .io import PreparedPair
+from .metrics.color import rgb_to_gray_matlab, rgb_to_y_bt601
+from .metrics.job import ScoreJob
+from .metrics.registry import METRICS
+from .results import Settings
+
+#: the metric settings a scoring adapter reads (Settings field names)
+METRIC_OPTIONS = ("downsample", "block", "below", "pixel_tol", "mix_variant", "mix_alpha", "tv_reduction")
+
+
+@dataclass
+class Scored:
+    """The numbers of one pair: values per output column (None: not computed),
+    the reasons of metrics not computed, notes, and maps for reports."""
+
+    values: dict[str, float | int | None] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)  # metric -> reason it was not computed
+    notes: list[str] = field(default_factory=list)
+    maps: dict[str, Any] | None = None
+
+
+def to_color(x: torch.Tensor, color: str, data_range: float, integer: bool) -> torch.Tensor:
+    """Apply the colour setting to a (N, C, H, W) tensor; an alpha channel
+    (C = 2 or 4) is kept; a one-channel image stays as it is."""
+    if color == "rgb":
+        return x
+    c = x.shape[1]
+    alpha = x[:, c - 1 :] if c in (2, 4) else None
+    colour = x[:, : c - 1] if alpha is not None else x
+    if colour.shape[1] == 1:  # grey is already luma: no convention converts it again
+        return x
+    colour = colour.to(torch.float64)
+    if color == "y":
+        luma = rgb_to_y_bt601(colour, data_range, round=integer)
+    elif color == "gray":
+        luma = rgb_to_gray_matlab(colour, round=integer)
+    else:
+        raise ValueError(f"colour must be rgb, y or gray, not {color!r}")
+    return luma if alpha is None else torch.cat([luma, alpha.to(torch.float64)], dim=1)
+
+
+def _stacked(arrays: list[np.ndarray], device: torch.device) -> torch.Tensor:
+    """(N, C, H, W) tensor of N (C, H, W) arrays; no copy for N = 1 on the CPU."""
+    if len(arrays) == 1:
+        return torch.from_numpy(np.ascontiguousarray(arrays[0]))[None].to(device)
+    return torch.from_numpy(np.stack(arrays)).to(device)
+
+
+def _scorer(name: str):
+    module, func = METRICS[name].scorer.split(":")
+    return getattr(importlib.import_module(f"iqa_cli.metrics.{module}"), func)
+
+
+def score_stack(
+    preps: list[PreparedPair],
+    settings: Settings,
+    device: torch.device,
+    *,
+    integer: bool = False,
+    identical: bool = False,
+    keep_maps: bool = False,
+) -> list[Scored]:
+    """The requested metrics of N pairs of one shape, sample dtype and data
+    range, computed as one batch; each pair gets its own numbers.
+    ``identical`` (byte-identical files) only for N = 1."""
+    n = len(preps)
+    if n < 1 or (identical and n > 1):
+        raise ValueError("score_stack: one or more pairs, and identical only for one")
+    L = float(preps[0].data_range)
+    # the stored samples (uint8 / float32 / float64, see prepare_pair): the
+    # metrics read them as they are and accumulate in float64
+    x0 = _stacked([p.reference for p in preps], device)
+    y0 = x0 if identical else _stacked([p.distorted for p in preps], device)
+    x = to_color(x0, settings.color, L, integer)
+    y = x if identical else to_color(y0, settings.color, L, integer)
+    h, w = x.shape[-2:]
+    job = ScoreJob(x, y, x0, y0, L, frozenset(settings.metrics),
+                   {k: getattr(settings, k) for k in METRIC_OPTIONS}, identical=identical, keep_map=keep_maps)
+    out = [Scored(maps={} if keep_maps else None) for _ in range(n)]
+
+    for name in settings.metrics:
+        info = METRICS[name]
+        if min(h, w) < info.min_size:
+            reason = f"needs at least {info.min_size}x{info.min_size} px, image is {w}x{h}"
+            values = None
+        elif identical and info.identical is not None:
+            values = {c: torch.full((1,), info.identical, dtype=torch.float64) for c in info.column_names}
+        else:
+            try:
+                values = _scorer(name)(job)
+            except ValueError as e:  # a metric's own check: undefined for these images
+                reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+                values = None
+        for i, s in enumerate(out):
+            if values is None:
+                s.failed[name] = reason
+                s.notes.append(f"{name}: {reason}; not computed")
+                s.values.update({c: None for c in info.column_names})
+                continue
+            for col, v in values.items():
+                s.values[col] = int(v[i]) if info.columns[0].format == "count" else float(v[i])
+            if name == "ms_ssim" and math.isnan(s.values["ms_ssim"]):
+                s.notes.append("ms_ssim: a scale has negative similarity (anti-correlated content): NaN as in msssim.m")
+
+    if keep_maps:
+        from .metrics.local import changed
+        from .metrics.ms_ssim import ssim_and_map
+
+        if min(h, w) >= METRICS["ssim"].min_size and not identical:
+            smap = ssim_and_map(job)[1]
+            for i, s in enumerate(out):
+                s.maps["ssim_map"] = smap[i].mean(dim=0).to(torch.float32).cpu().numpy()
+        mask = changed(job)
+        for i, s in enumerate(out):
+            s.maps["diff_mask"] = mask[i].cpu().numpy()
+    return out
