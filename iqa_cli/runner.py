@@ -70,9 +70,19 @@ def _same_bytes(a: str, b: str) -> bool:
 
 
 def load_pair(pair: Pair, settings: Settings, *, keep_images: bool = False) -> Loaded:
-    """Decode and align both images of a pair (thread-safe; no torch)."""
+    """Decode and align both images of a pair (thread-safe; no torch).
+    ``keep_images``: keep the decoded files for a report (for a pair with one
+    side missing, the side that exists, when it can be read)."""
     if pair.reference is None or pair.distorted is None:
-        return Loaded(pair)
+        if not keep_images:
+            return Loaded(pair)
+        path = pair.reference if pair.reference is not None else pair.distorted
+        try:
+            img = load_image(path, bit_depth=settings.bit_depth, data_range=settings.data_range,
+                             **({"max_pixels": settings.max_pixels} if settings.max_pixels is not None else {}))
+        except (IqaError, MemoryError):
+            return Loaded(pair)
+        return Loaded(pair, images=(img, None) if pair.reference is not None else (None, img))
     try:
         kw = dict(bit_depth=settings.bit_depth, data_range=settings.data_range)
         if settings.max_pixels is not None:
@@ -115,7 +125,10 @@ def _open_row(loaded: Loaded) -> PairResult:
     error, else with its geometry and decode warnings, ready for metrics."""
     pair = loaded.pair
     if pair.reference is None or pair.distorted is None:
-        return _missing(pair)
+        row = _missing(pair)
+        if loaded.images is not None:
+            row.display = {"reference": loaded.images[0], "distorted": loaded.images[1]}
+        return row
     row = PairResult(str(pair.reference), str(pair.distorted))
     if loaded.error is not None:
         mismatch = isinstance(loaded.error, SizeMismatchError)

@@ -271,3 +271,30 @@ def test_github_annotations_and_summary(small, tmp_path):
     assert "### iqa check" in text and "`a.png`" in text and "ssim_min<0.95" in text
     assert sorted(os.listdir(tmp_path / "d")) == ["a.diff.png", "a.ssim.png"]
     assert iio.imread(tmp_path / "d" / "a.ssim.png").shape == (64, 64, 3)
+
+
+def test_failing_pair_is_decoded_once_per_run(small, tmp_path, monkeypatch):
+    """Reports draw failing pairs from the arrays the runner decoded: each file of
+    a failing pair (and the baseline of a missing output) is decoded exactly once,
+    with --html and --save-diffs both on."""
+    import collections
+
+    import iqa_cli.io.load as load
+
+    b, o = small
+    write(o / "a.png", change(render(64)))
+    write(b / "gone.png", render(64, seed=3))  # its output is missing: the HTML shows the baseline
+    decodes: collections.Counter = collections.Counter()
+    real = load.read_pillow
+
+    def counting(fh, *args, **kw):
+        decodes[os.path.basename(fh.name)] += 1
+        return real(fh, *args, **kw)
+
+    monkeypatch.setattr(load, "read_pillow", counting)
+    res = run([b, o, "--html", tmp_path / "h", "--save-diffs", tmp_path / "d"])
+    assert res.exit_code == 1, res.output
+    assert decodes["a.png"] == 2  # baseline a.png and output a.png, once each
+    assert decodes["gone.png"] == 1
+    html = (tmp_path / "h" / "index.html").read_text()
+    assert html.count("data:image/png;base64,") >= 5  # a.png: 4 pictures; gone.png: its baseline

@@ -15,7 +15,7 @@ from rich.console import Console
 
 from iqa_cli._version import __version__
 from iqa_cli.errors import IqaError
-from iqa_cli.report._atomic import atomic_write
+from iqa_cli.atomic import atomic_write
 from iqa_cli.report.csv import CSV_COLUMNS, CsvWriter, csv_columns, write_csv
 from iqa_cli.report.json import JsonlWriter, to_json_text, write_json
 from iqa_cli.formatting import table_value as format_value
@@ -564,7 +564,7 @@ def test_report_modules_do_not_import_torch():
     code = (
         "import sys, io\n"
         "import iqa_cli.report, iqa_cli.report.json, iqa_cli.report.csv, iqa_cli.report.table, "
-        "iqa_cli.report._atomic\n"
+        "iqa_cli.atomic\n"
         "assert 'torch' not in sys.modules, 'torch imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -276,7 +276,7 @@ def run_check(ctx: click.Context, kw: dict[str, Any]) -> int:
                                for pats, gs in overrides],
                  "pairs": [r.to_json() for r in rows], "changes": changes}
     if kw["json_path"]:
-        from ..report._atomic import atomic_write
+        from ..atomic import atomic_write
         from ..report.json import to_json_text
         from ..results import document
 

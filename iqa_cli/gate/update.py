@@ -6,7 +6,7 @@ import os
 import shutil
 
 from ..errors import IqaError
-from ..report._atomic import atomic_write
+from ..atomic import atomic_write
 from .rows import FAIL, MISSING, NEW, CheckRow
 
 

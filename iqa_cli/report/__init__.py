@@ -2,7 +2,7 @@
 file: reporters take results, rows and arrays.
 
 - :mod:`.outputs` — routes results to stdout and files (streams and atomic files)
-- :mod:`._atomic` — ``atomic_write``: a temporary file and ``os.replace``, so an
+- :mod:`iqa_cli.atomic` — ``atomic_write``: a temporary file and ``os.replace``, so an
   interrupted run never leaves a half-written report
 - :mod:`.json` — strict ``iqa/1`` JSON documents and JSONL streams
 - :mod:`.csv` — the contract CSV (fixed header, ``inf``/``nan`` as text)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from . import images as im
-from ._atomic import atomic_write
+from ..atomic import atomic_write
 
 THUMB_SIDE = 768  # longest side of an HTML thumbnail
 

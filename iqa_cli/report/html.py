@@ -18,7 +18,7 @@ import os
 from typing import Any
 
 from ..formatting import short
-from ._atomic import atomic_write
+from ..atomic import atomic_write
 
 _CSS = """
 body{font:14px/1.4 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:1.5em;color:#1b1f23;background:#fff}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from ._atomic import atomic_write
+from ..atomic import atomic_write
 
 
 def build_junit(rows: list[Any], *, verdict: str, settings: Any = None) -> ET.Element:

@@ -47,7 +47,7 @@ class Outputs:
         self._finish: list[Callable[[dict], None]] = []
 
     def __enter__(self) -> "Outputs":
-        from ._atomic import atomic_write
+        from ..atomic import atomic_write
         from .csv import CsvWriter
         from .json import JsonlWriter
 

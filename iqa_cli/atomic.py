@@ -8,7 +8,7 @@ import stat
 import tempfile
 from typing import IO, Any, Iterator
 
-from ..errors import IqaError
+from .errors import IqaError
 
 
 def _umask() -> int:

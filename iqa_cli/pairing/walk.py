@@ -1,0 +1,127 @@
+"""Walking one folder tree: image files by relative path, with warnings for
+what could not be read (loops, unreadable folders, broken links)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..errors import UsageError
+from .patterns import Pattern, pattern_hits
+
+#: the file extensions iqa reads (folder walks pick these; reports refuse to overwrite them)
+IMAGE_EXTENSIONS: frozenset[str] = frozenset(
+    {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm", ".pnm"}
+)
+
+
+def _dir_id(st: os.stat_result, path: str) -> tuple:
+    if st.st_ino:
+        return (st.st_dev, st.st_ino)
+    return ("real", os.path.realpath(path))  # file systems without inode numbers
+
+
+def _check_dir(path: str | os.PathLike, role: str) -> str:
+    p = os.fspath(path)
+    if not os.path.exists(p):
+        if os.path.islink(p):
+            raise UsageError(f"{role} is a broken symbolic link", path=p)
+        raise UsageError(f"{role} not found", path=p)
+    if not os.path.isdir(p):
+        raise UsageError(f"{role} is not a directory", path=p)
+    return p
+
+
+def _walk(
+    root: str,
+    excludes: list[Pattern],
+    warnings: list[str],
+) -> list[str]:
+    """Relative POSIX paths of the image files under ``root``.
+
+    Exclude patterns prune folders early; includes are applied by the caller.
+    """
+    root_path = Path(root)
+    try:
+        root_st = os.stat(root)
+    except OSError as exc:  # pragma: no cover - raced with _check_dir
+        raise UsageError(f"cannot read directory ({exc.strerror})", path=root) from None
+
+    # The root and all its real ancestors: a link to any of them is a loop
+    # (``up -> ..`` or ``all -> /`` would otherwise walk the whole disk).
+    ancestors = {_dir_id(root_st, root)}
+    real = os.path.realpath(root)
+    parent = os.path.dirname(real)
+    while parent and parent != real:
+        try:
+            ancestors.add(_dir_id(os.stat(parent), parent))
+        except OSError:
+            break
+        real, parent = parent, os.path.dirname(parent)
+
+    found: list[str] = []
+    # stack of (absolute-ish path, relative POSIX prefix, ids of folders on the path)
+    stack: list[tuple[str, str, frozenset]] = [(root, "", frozenset(ancestors))]
+    while stack:
+        dir_path, prefix, chain = stack.pop()
+        try:
+            with os.scandir(dir_path) as it:
+                entries = list(it)
+        except OSError as exc:
+            if dir_path == root:
+                raise UsageError(
+                    f"cannot read directory ({exc.strerror or exc})", path=root
+                ) from None
+            warnings.append(
+                f"{_show(root_path, prefix)}: cannot read directory "
+                f"({exc.strerror or exc}); skipped"
+            )
+            continue
+        subdirs = []
+        for entry in entries:
+            name = entry.name
+            if name.startswith("."):
+                continue
+            rel = prefix + name
+            try:
+                is_dir = entry.is_dir()  # follows links
+                is_file = not is_dir and entry.is_file()
+            except OSError as exc:
+                warnings.append(f"{_show(root_path, rel)}: cannot stat ({exc.strerror}); skipped")
+                continue
+            if is_dir:
+                if any(pattern_hits(p, rel, True) for p in excludes):
+                    continue
+                try:
+                    st = entry.stat()
+                except OSError as exc:
+                    warnings.append(
+                        f"{_show(root_path, rel)}: cannot stat ({exc.strerror}); skipped"
+                    )
+                    continue
+                ident = _dir_id(st, entry.path)
+                if ident in chain:
+                    warnings.append(
+                        f"{_show(root_path, rel)}: symbolic link loop "
+                        f"(points back to {os.path.realpath(entry.path)}); not followed"
+                    )
+                    continue
+                subdirs.append((entry.path, rel + "/", chain | {ident}))
+            elif is_file:
+                if os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS:
+                    found.append(rel)
+            elif os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS:
+                try:
+                    broken = entry.is_symlink() and not os.path.exists(entry.path)
+                except OSError:  # pragma: no cover
+                    broken = False
+                if broken:
+                    warnings.append(f"{_show(root_path, rel)}: broken symbolic link; skipped")
+        # reverse so that popping visits folders in name order (stable warnings)
+        subdirs.sort(key=lambda s: s[1], reverse=True)
+        stack.extend(subdirs)
+    return found
+
+
+def _show(root: Path, rel: str) -> str:
+    return str(root / rel) if rel else str(root)
