@@ -20,7 +20,6 @@ from ..gate.gates import CONTEXT_METRICS, DEFAULT_GATES, parse_gates
 from ..gate.rows import ERROR_S, CheckRow, Rules, in_ci, verdict_line
 from ..gate.update import update_baseline
 from ..pairing import Pair, compile_patterns, pair_folders
-from ..report.diffs import RowPictures
 from ..results import PairResult, summarize
 from ..status import ExitCode
 from .guard import guarded, print_warnings
@@ -188,7 +187,7 @@ class _Sink:
     """Receives results from :func:`.progress.score` in pair order, turns them
     into rows and draws the failing ones from the arrays the runner kept."""
 
-    def __init__(self, pairs: list, rules: Rules, pictures: RowPictures):
+    def __init__(self, pairs: list, rules: Rules, pictures: Any):
         self.pairs, self.rules, self.pictures = pairs, rules, pictures
         self.results: list[PairResult] = []
         self.rows: list[CheckRow] = []
@@ -252,6 +251,8 @@ def run_check(ctx: click.Context, kw: dict[str, Any]) -> int:
                 raise IqaError("cannot write: directory is not writable", path)
 
     settings = prepare_device(kw["device"], {**kw, "metrics": metrics})
+    from ..report.diffs import RowPictures
+
     rules = Rules(gates, overrides, in_ci(), bool(kw["allow_new"]), settings.block, ref_root, dist_root)
     sink = _Sink(pairs, rules, RowPictures(thumbnails=bool(kw["html_dir"]), diffs_dir=kw["diffs_dir"]))
     score(pairs, settings, sink, workers=kw["workers"], progress=not (quiet or kw["no_progress"]),

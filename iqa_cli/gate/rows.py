@@ -9,8 +9,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ..formatting import json_number, short
 from ..pairing import Pattern, covered
 from ..results import PairResult
@@ -134,8 +132,10 @@ class Rules:
         return row.status in (FAIL, MISSING) or (row.status == NEW and row.regression)
 
 
-def bbox(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+def bbox(mask) -> tuple[int, int, int, int] | None:
     """(x0, y0, x1, y1) inclusive bounding box of the True pixels, or None."""
+    import numpy as np  # not at import time: `iqa --help` stays fast
+
     mask = np.asarray(mask, dtype=bool)
     rows = np.flatnonzero(mask.any(axis=1))
     if rows.size == 0:
@@ -144,8 +144,10 @@ def bbox(mask: np.ndarray) -> tuple[int, int, int, int] | None:
     return int(cols[0]), int(rows[0]), int(cols[-1]), int(rows[-1])
 
 
-def worst_block(ssim_map: np.ndarray, block: int, offset: int = 5) -> tuple[int, int, int, int] | None:
+def worst_block(ssim_map, block: int, offset: int = 5) -> tuple[int, int, int, int] | None:
     """Image-coordinate box (x0, y0, x1, y1) of the worst ``block``-sized mean of the SSIM map."""
+    import numpy as np
+
     m = np.asarray(ssim_map, dtype=np.float64)
     if m.size == 0:
         return None

@@ -47,11 +47,6 @@ def diff_mask(x: Tensor, y: Tensor, tolerance: float = 0.0) -> Tensor:
     return out
 
 
-def diff_pixels(x: Tensor, y: Tensor, tolerance: float = 0.0) -> Tensor:
-    """Number of pixels whose largest channel difference exceeds ``tolerance``."""
-    return diff_mask(x, y, tolerance).sum(dim=(1, 2))
-
-
 # --------------------------------------------------------------------------- scoring adapters
 
 
