@@ -488,3 +488,52 @@ def test_bad_masks():
         M.masked_mse(x, y, np.zeros((30, 32), np.uint8))
     with pytest.raises(ValueError, match="smaller than the 11x11 window"):
         M.masked_ssim(x[..., :10, :], y[..., :10, :], L, None)
+
+
+# ---- the two computation paths ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 7, 8, 11, 16])
+def test_valid_windows_brute_force(k):
+    rng = np.random.default_rng(k)
+    ig = rng.random((40, 37)) < 0.01
+    assert np.array_equal(M.valid_windows(torch.from_numpy(ig), k).numpy(), valid_brute(ig, k))
+
+
+def test_rectangles_and_map_paths_agree(monkeypatch):
+    h, w = 352, 345
+    x, y, L = pair(h, w, 3, seed=50)
+    ig = np.zeros((h, w), bool)
+    ig[50:70, 40:90] = True
+    ig[300:330, 280:300] = True
+    ig[200, 10] = True
+    rects = M.valid_rectangles(M.valid_windows(torch.from_numpy(ig)), 11)
+    assert rects is not None and len(rects) > 3
+    cover = np.zeros((h - 10, w - 10), int)
+    for r0, r1, c0, c1 in rects:
+        cover[r0:r1, c0:c1] += 1
+    assert np.array_equal(cover, valid_brute(ig).astype(int))  # disjoint and exact
+    fast = M.masked_ssim(x, y, L, ig), M.masked_ms_ssim_and_ssim(x, y, L, ig)
+    monkeypatch.setattr(M, "MAX_RECTANGLES", 0)  # every call takes the map path
+    slow = M.masked_ssim(x, y, L, ig), M.masked_ms_ssim_and_ssim(x, y, L, ig)
+    close(fast[0][0], slow[0][0])
+    for a, b in zip(fast[1][:2], slow[1][:2]):
+        close(a, b)
+    assert fast[0][1] == slow[0][1] and fast[1][2] == slow[1][2]
+
+
+def test_scattered_mask_takes_the_map_path():
+    h, w = 90, 95
+    x, y, L = pair(h, w, 1, seed=51)
+    ig = np.zeros((h, w), bool)
+    ig[::13, ::9] = True
+    ig[::13, 4::9] = False
+    ig[6::13, ::7] = True
+    assert M.valid_rectangles(M.valid_windows(torch.from_numpy(ig), 3), 3) is None
+    got, used = M.masked_ssim(x, y, L, ig, window_size=3, sigma=0.5)
+    g = O.gaussian_1d(3, 0.5)
+    a, b = planes(x)[0], planes(y)[0]
+    lum, cs = O.lum_cs_maps(a, b, lambda z: O.corr2d_valid(z, g), (0.01 * L) ** 2, (0.03 * L) ** 2)
+    valid = valid_brute(ig, 3)
+    close(got, (lum * cs)[valid].mean(), 1e-11)
+    assert used == int(valid.sum())

@@ -37,7 +37,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ._filters import filter_valid, gaussian_window, matlab_box_decimate
+from . import _cpu
+from ._filters import gaussian_window, matlab_box_decimate, matlab_box_decimate_scaled
 from .local import diff_mask
 from .ms_ssim import WANG_WEIGHTS, _power, min_side
 from .pixel import psnr_from_mse, row_chunks
@@ -79,14 +80,66 @@ def decimate_mask(ignore: Tensor, f: int) -> Tensor:
     return matlab_box_decimate(ignore.to(torch.float64)[None], f)[0] > 0
 
 
+def _any_run(a: Tensor, k: int, dim: int) -> Tensor:
+    """``out[i] = any(a[i : i+k])`` along ``dim`` (length n−k+1), by doubling
+    spans: ⌈log2 k⌉ ORs of shifted bool views instead of k."""
+    span = 1
+    while span < k:
+        d = min(span, k - span)  # the last step tops the span up to exactly k
+        n = a.shape[dim]
+        a = a.narrow(dim, 0, n - d) | a.narrow(dim, d, n - d)
+        span += d
+    return a
+
+
 def valid_windows(ignore: Tensor, window_size: int = 11) -> Tensor:
     """(H−K+1, W−K+1) bool: the 'valid' window positions whose K×K support
-    holds no masked pixel (a K×K box sum of the mask, exact in float64)."""
+    holds no masked pixel, i.e. where the K×K box filter of the mask is 0
+    (taken as an OR over the box, separably)."""
     h, w = ignore.shape
-    if h < window_size or w < window_size:
-        raise ValueError(f"the image ({w}x{h} px) is smaller than the {window_size}x{window_size} window")
-    ones = torch.ones(window_size, dtype=torch.float64, device=ignore.device)
-    return filter_valid(ignore.to(torch.float64)[None], ones)[0] < 0.5
+    k = window_size
+    if h < k or w < k:
+        raise ValueError(f"the image ({w}x{h} px) is smaller than the {k}x{k} window")
+    return ~_any_run(_any_run(ignore, k, 0), k, 1)
+
+
+MAX_RECTANGLES = 256  # more valid-window rectangles than this: the map path (each is one native call)
+
+
+def valid_rectangles(valid: Tensor, window_size: int) -> list[tuple[int, int, int, int]] | None:
+    """The valid windows as disjoint rectangles ``(r0, r1, c0, c1)`` of window
+    positions (bands of equal rows, cut into their runs), or None when there
+    are more than :data:`MAX_RECTANGLES` or their K−1 margins would read over
+    half as much again as the whole image."""
+    v = valid.cpu().numpy()
+    h, w = v.shape
+    starts = np.flatnonzero(np.concatenate(([True], (v[1:] != v[:-1]).any(axis=1))))  # bands of equal rows
+    ends = np.append(starts[1:], h)
+    rects: list[tuple[int, int, int, int]] = []
+    for i, j in zip(starts.tolist(), ends.tolist()):
+        edges = np.flatnonzero(np.diff(np.concatenate(([False], v[i], [False])).astype(np.int8)))
+        rects.extend((i, j, int(a), int(b)) for a, b in zip(edges[::2], edges[1::2]))
+        if len(rects) > MAX_RECTANGLES:
+            return None
+    r = window_size - 1
+    read = sum((r1 - r0 + r) * (c1 - c0 + r) for r0, r1, c0, c1 in rects)
+    return rects if read <= 1.5 * (h + r) * (w + r) else None
+
+
+def _native_means(
+    x: Tensor, y: Tensor, scale: float, rects, count: int, window: Tensor, k1: float, k2: float
+) -> tuple[Tensor, Tensor]:
+    """Masked per-(image, channel) means of the SSIM and cs maps from the C
+    kernel, run on the image block under each rectangle of valid windows
+    (the rectangle's windows and nothing else)."""
+    r = window.numel() - 1
+    sum_s = sum_cs = None
+    for r0, r1, c0, c1 in rects:
+        n = float((r1 - r0) * (c1 - c0))
+        ms, mcs, _ = _cpu.mean_ssim_cs(x[..., r0 : r1 + r, c0 : c1 + r], y[..., r0 : r1 + r, c0 : c1 + r], scale, window, k1, k2)
+        sum_s = ms * n if sum_s is None else sum_s + ms * n
+        sum_cs = mcs * n if sum_cs is None else sum_cs + mcs * n
+    return sum_s / float(count), sum_cs / float(count)
 
 
 def _masked_plane_mean(m: Tensor, valid: Tensor, count: int) -> Tensor:
@@ -140,6 +193,15 @@ def masked_ssim(
     used = int(valid.sum())
     if used == 0:
         raise _no_window("ssim", window_size)
+    if not return_map and _cpu.usable(x, y):
+        rects = valid_rectangles(valid, window_size)
+        if rects is not None:  # the C kernel on the blocks under the valid windows
+            data_range = check_data_range(data_range)
+            f = matlab_downsample_factor(h, w) if downsample == "matlab" else 1
+            if f > 1:  # as ssim() decimates for the C kernel
+                x, y, data_range = matlab_box_decimate_scaled(x, f, data_range), matlab_box_decimate_scaled(y, f, data_range), 1.0
+            window = gaussian_window(window_size, sigma)
+            return _native_means(x, y, data_range, rects, used, window, k1, k2)[0].mean(dim=1), used
     _, smap = ssim(
         x, y, data_range, window_size=window_size, sigma=sigma, k1=k1, k2=k2,
         downsample=downsample, return_map=True, precision="double",
@@ -208,21 +270,31 @@ def masked_ms_ssim_and_ssim(
         if level < levels - 1:
             mask = decimate_mask(mask, 2)
     window = gaussian_window(window_size, sigma, dtype=torch.float64, device=x.device)
-    xs = x.to(torch.float64) / data_range
-    ys = y.to(torch.float64) / data_range
+    native = _cpu.usable(x, y)
+    xs, ys, scale = (x, y, data_range) if native else (x.to(torch.float64) / data_range, y.to(torch.float64) / data_range, 1.0)
     terms = []
     first = None
     for level in range(levels):
-        lum, cs = lum_cs_maps(xs, ys, window, k1, k2)
         last = level == levels - 1
-        if level == 0 or last:
-            s = _masked_plane_mean(lum.mul_(cs), valids[level], counts[level])
-            if level == 0:
-                first = s.mean(dim=1)
-        terms.append(s if last else _masked_plane_mean(cs, valids[level], counts[level]))
-        del lum, cs
+        rects = valid_rectangles(valids[level], window_size) if native else None
+        if rects is not None:
+            mean_s, mean_cs = _native_means(xs, ys, scale, rects, counts[level], window, k1, k2)
+        else:
+            if scale != 1.0 or xs.dtype != torch.float64:
+                xs, ys, scale = xs.to(torch.float64) / scale, ys.to(torch.float64) / scale, 1.0
+            lum, cs = lum_cs_maps(xs, ys, window, k1, k2)
+            mean_cs = _masked_plane_mean(cs, valids[level], counts[level])
+            mean_s = _masked_plane_mean(lum.mul_(cs), valids[level], counts[level]) if level == 0 or last else None
+            del lum, cs
+        if level == 0:
+            first = mean_s.mean(dim=1)
+        terms.append(mean_s if last else mean_cs)
         if not last:
-            xs, ys = matlab_box_decimate(xs, 2), matlab_box_decimate(ys, 2)
+            if native and xs.dtype in (torch.uint8, torch.float32, torch.float64):
+                xs, ys = _cpu.decimate2(xs, ys, scale)  # float64 on [0, 1], as matlab_box_decimate
+            else:
+                xs, ys = matlab_box_decimate(xs, 2), matlab_box_decimate(ys, 2)
+            scale = 1.0
     stacked = torch.stack(terms, dim=-1)  # (N, C, levels)
     wt = torch.tensor(tuple(weights), dtype=torch.float64, device=stacked.device)
     if warn and negative == "nan" and bool((stacked < 0).any()):
