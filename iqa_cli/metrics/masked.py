@@ -21,10 +21,20 @@ When the mask is a frame of b pixels around the image, the valid terms are
 exactly those of the crop ``x[..., b:-b, b:-b]``, so every value equals the
 unmasked metric on the crop (to rounding). For MS-SSIM this also needs the
 decimation phase kept: b and the crop's sides multiples of 2^(scales−1)
-(16 for five scales); for ``downsample="matlab"`` f ≤ 2, b and the crop's
-sides multiples of f, and the crop giving the same f.
+(16 for five scales); for ``downsample="matlab"`` the crop must give the
+same f, and f ≤ 2 with b and the crop's sides even (for f ≥ 3 imfilter's
+anchor puts a pixel before each box, so the crop's first samples read its
+mirrored edge where the framed image reads a masked pixel).
 
-A metric left without any window, pixel or term raises ValueError.
+A metric left without any window, pixel or term raises ValueError. Note
+that a window of the coarsest MS-SSIM scale spans 11·16 = 176 input pixels,
+so on images near that size a small region can leave that scale no window.
+
+Kernels: on the CPU without autograd the valid windows are cut into
+rectangles (bands of equal rows, then runs) and the C kernel of the
+unmasked metric runs on the image block under each one; otherwise (or for
+masks that make many rectangles) the float64 SSIM / cs maps are computed in
+full and averaged over the valid windows. Both agree to ~1e-15.
 """
 
 from __future__ import annotations
