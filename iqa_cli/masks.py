@@ -21,7 +21,7 @@ from __future__ import annotations
 import numbers
 import os
 import re
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 

@@ -19,16 +19,16 @@ import torch
 from numpy.lib.stride_tricks import sliding_window_view
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import oracles as O  # noqa: E402
-from conftest import smooth_image, write_png  # noqa: E402
+import oracles as O
+from conftest import smooth_image, write_png
 
-from iqa_cli.masks import combine, load_mask, parse_region, regions_to_mask  # noqa: E402
-from iqa_cli.metrics import masked as M  # noqa: E402
-from iqa_cli.metrics.local import diff_pixels, ssim_below, ssim_min  # noqa: E402
-from iqa_cli.metrics.ms_ssim import ms_ssim  # noqa: E402
-from iqa_cli.metrics.pixel import mse, psnr  # noqa: E402
-from iqa_cli.metrics.ssim import ssim  # noqa: E402
-from iqa_cli.metrics.tv import total_variation  # noqa: E402
+from iqa_cli.masks import combine, load_mask, parse_region, regions_to_mask
+from iqa_cli.metrics import masked as M
+from iqa_cli.metrics.local import diff_pixels, ssim_below, ssim_min
+from iqa_cli.metrics.ms_ssim import ms_ssim
+from iqa_cli.metrics.pixel import mse, psnr
+from iqa_cli.metrics.ssim import ssim
+from iqa_cli.metrics.tv import total_variation
 
 TV_KINDS = [
     (n, r)
@@ -302,7 +302,7 @@ def test_change_inside_region_is_invisible_and_one_pixel_outside_is_not(c, dtype
     outside[..., Y0 + RH, X0 + 5] = (L - outside[..., Y0 + RH, X0 + 5].double()).to(x.dtype)  # the row below
 
     def all_metrics(a, b):
-        s, used, smap = M.masked_ssim(a, b, L, ig, return_map=True)
+        s, _, smap = M.masked_ssim(a, b, L, ig, return_map=True)
         return {
             "ssim": s, "ms_ssim": M.masked_ms_ssim(a, b, L, ig)[0], "mse": M.masked_mse(a, b, ig),
             "psnr": M.masked_psnr(a, b, L, ig), "diff": M.masked_diff_pixels(a, b, ig).double(),

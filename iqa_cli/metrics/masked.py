@@ -41,7 +41,8 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Literal, Sequence
+from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 import torch
@@ -52,7 +53,13 @@ from ._filters import gaussian_window, matlab_box_decimate, matlab_box_decimate_
 from .local import diff_mask
 from .ms_ssim import WANG_WEIGHTS, _power, min_side
 from .pixel import psnr_from_mse, row_chunks
-from .ssim import check_data_range, check_pair, lum_cs_maps, matlab_downsample_factor, ssim
+from .ssim import (
+    check_data_range,
+    check_pair,
+    lum_cs_maps,
+    matlab_downsample_factor,
+    ssim,
+)
 
 Tensor = torch.Tensor
 
