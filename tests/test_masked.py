@@ -1,4 +1,4 @@
-"""Ignore masks: iqa_cli.masks (building masks) and iqa_cli.metrics.masked (metrics over unmasked data).
+"""Ignore masks: iqa_cli.io.masks (building masks) and iqa_cli.metrics.masked (metrics over unmasked data).
 
 Expected values come from two independent places: the unmasked metric on the
 crop inside a border-frame mask (the frame's valid terms are exactly the
@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import oracles as O
 from conftest import smooth_image, write_png
 
-from iqa_cli.masks import combine, load_mask, parse_region, regions_to_mask
+from iqa_cli.io.masks import combine, load_mask, parse_region, regions_to_mask
 from iqa_cli.metrics import masked as M
 from iqa_cli.metrics.local import diff_pixels, ssim_below, ssim_min
 from iqa_cli.metrics.ms_ssim import ms_ssim
