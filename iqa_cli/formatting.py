@@ -96,3 +96,13 @@ def table_value(column: str, value: Any, *, unicode: bool = True) -> str:
     if fmt == "mse":
         return f"{v:.4f}" if v == 0 or 1e-3 <= abs(v) < 1e5 else f"{v:.4g}"
     return f"{v:.6g}"
+
+
+def metric_value(metric: str, v: float | int | None, *, signed: bool = False) -> str:
+    """A gate's value or margin in the metric's own format (the registry's
+    column format, ASCII), so passing and failing values read alike;
+    ``signed`` adds ``+`` to non-negative numbers (margins)."""
+    if v is None:
+        return "-"
+    text = table_value(metric, v, unicode=False)
+    return "+" + text if signed and not text.startswith("-") and text != "nan" else text

@@ -36,6 +36,7 @@ class Settings:
     pixel_tol: float = 0.0  # tolerance for diff_pixels, image units
     block: int = 16  # block size for ssim_min
     max_pixels: int | None = None  # decompression-bomb guard
+    tolerance: float = 0.0  # per-sample differences up to this many 8-bit levels (x L/255) count as none
 
     @property
     def columns(self) -> list[str]:
@@ -52,6 +53,8 @@ class Settings:
         }
         if self.bit_depth is not None:
             out["bit_depth"] = self.bit_depth
+        if self.tolerance:
+            out["tolerance"] = self.tolerance
         for name in self.metrics:  # the options of the selected metrics, as the registry names them
             for key, attr in METRICS[name].options:
                 *parents, leaf = key.split(".")
@@ -93,6 +96,8 @@ class PairResult:
     metrics: dict[str, float | None] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
+    #: byte-identical files (never serialised; the warnings say so)
+    identical: bool = field(default=False, repr=False, compare=False)
     #: optional per-pixel maps for reports (``ssim_map`` (h, w) float, ``diff_mask``
     #: (H, W) bool); never serialised
     maps: dict[str, Any] | None = field(default=None, repr=False, compare=False)

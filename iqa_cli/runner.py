@@ -19,7 +19,7 @@ from typing import Iterable, Iterator
 import numpy as np
 import torch
 
-from .errors import IqaError, SizeMismatchError, UsageError
+from .errors import IqaError, PairError, SizeMismatchError, UsageError
 from .io import LoadedImage, PreparedPair, load_image, prepare_pair
 from .pairing import Pair
 from .results import PairResult, Settings
@@ -73,6 +73,8 @@ def load_pair(pair: Pair, settings: Settings, *, keep_images: bool = False) -> L
     """Decode and align both images of a pair (thread-safe; no torch).
     ``keep_images``: keep the decoded files for a report (for a pair with one
     side missing, the side that exists, when it can be read)."""
+    if pair.problem:
+        return Loaded(pair, error=PairError(pair.problem))
     if pair.reference is None or pair.distorted is None:
         if not keep_images:
             return Loaded(pair)
@@ -124,6 +126,11 @@ def _open_row(loaded: Loaded) -> PairResult:
     """The row of a pair: finished (status set) for a missing file or a decode
     error, else with its geometry and decode warnings, ready for metrics."""
     pair = loaded.pair
+    if pair.problem:
+        path = pair.reference if pair.reference is not None else pair.distorted
+        return PairResult(str(pair.reference) if pair.reference else None,
+                          str(pair.distorted) if pair.distorted else None, PairStatus.ERROR,
+                          error=f"{path}: {pair.problem}")
     if pair.reference is None or pair.distorted is None:
         row = _missing(pair)
         if loaded.images is not None:
@@ -143,10 +150,19 @@ def _open_row(loaded: Loaded) -> PairResult:
     return row
 
 
-def _close_row(row: PairResult, loaded: Loaded, settings: Settings, scored: Scored) -> PairResult:
+def _close_row(row: PairResult, loaded: Loaded, settings: Settings, scored: Scored,
+               required: frozenset[str] = frozenset()) -> PairResult:
+    """Finish a scored row; a metric in ``required`` that could not be
+    computed makes the row an ``error`` (the other values are kept)."""
     if loaded.identical:
         scored.notes.append("byte-identical files")
+        row.identical = True
     row.metrics = {c: scored.values.get(c) for c in settings.columns}
+    missing = [m for m in settings.metrics if m in required and m in scored.failed]
+    if missing:
+        row.status = PairStatus.ERROR
+        row.error = "; ".join(f"{m} not computed: {scored.failed[m]}" for m in missing)
+        scored.notes = [n for n in scored.notes if not any(n.startswith(f"{m}: ") for m in missing)]
     row.warnings.extend(scored.notes)
     row.maps = scored.maps
     if loaded.images is not None:
@@ -154,7 +170,8 @@ def _close_row(row: PairResult, loaded: Loaded, settings: Settings, scored: Scor
     return row
 
 
-def score_loaded(loaded: Loaded, settings: Settings, device: torch.device, *, keep_maps: bool = False) -> PairResult:
+def score_loaded(loaded: Loaded, settings: Settings, device: torch.device, *, keep_maps: bool = False,
+                 required: frozenset[str] = frozenset()) -> PairResult:
     """Turn a decoded pair into a result row (never raises for a bad pair)."""
     row = _open_row(loaded)
     if row.status != PairStatus.OK:
@@ -180,7 +197,7 @@ def score_loaded(loaded: Loaded, settings: Settings, device: torch.device, *, ke
         reason = lines[0] if lines else ("out of memory" if isinstance(e, MemoryError) else type(e).__name__)
         row.error = f"{loaded.pair.distorted}: cannot score: {reason}"
         return row
-    return _close_row(row, loaded, settings, scored)
+    return _close_row(row, loaded, settings, scored, required)
 
 
 def _group_key(loaded: Loaded) -> tuple | None:
@@ -191,13 +208,14 @@ def _group_key(loaded: Loaded) -> tuple | None:
     return (p.reference.shape, p.reference.dtype.str, p.distorted.dtype.str, float(p.data_range), loaded.integer)
 
 
-def score_group(group: list[Loaded], settings: Settings, device: torch.device, *, keep_maps: bool = False) -> list[PairResult]:
+def score_group(group: list[Loaded], settings: Settings, device: torch.device, *, keep_maps: bool = False,
+                required: frozenset[str] = frozenset()) -> list[PairResult]:
     """Score pairs with one :func:`_group_key` as one (N, C, H, W) batch. Out
     of memory: the group is halved until it fits (a single pair then falls
     back to the CPU, see :func:`score_loaded`); another failure: the pairs
     are scored one by one, so the error lands on its own pair."""
     if len(group) == 1:
-        return [score_loaded(group[0], settings, device, keep_maps=keep_maps)]
+        return [score_loaded(group[0], settings, device, keep_maps=keep_maps, required=required)]
     try:
         scored = score_stack(
             [g.prepared for g in group], settings, device, integer=group[0].integer, keep_maps=keep_maps  # type: ignore[misc]
@@ -206,12 +224,12 @@ def score_group(group: list[Loaded], settings: Settings, device: torch.device, *
         if device.type == "cuda":
             torch.cuda.empty_cache()
         half = len(group) // 2
-        return score_group(group[:half], settings, device, keep_maps=keep_maps) + score_group(
-            group[half:], settings, device, keep_maps=keep_maps
+        return score_group(group[:half], settings, device, keep_maps=keep_maps, required=required) + score_group(
+            group[half:], settings, device, keep_maps=keep_maps, required=required
         )
     except (ValueError, RuntimeError):
-        return [score_loaded(g, settings, device, keep_maps=keep_maps) for g in group]
-    return [_close_row(_open_row(g), g, settings, sc) for g, sc in zip(group, scored)]
+        return [score_loaded(g, settings, device, keep_maps=keep_maps, required=required) for g in group]
+    return [_close_row(_open_row(g), g, settings, sc, required) for g, sc in zip(group, scored)]
 
 
 def default_workers() -> int:
@@ -238,6 +256,7 @@ def run(
     workers: int | None = None,
     keep_maps: bool = False,
     batch: int | None = None,
+    required: Iterable[str] = (),
 ) -> Iterator[PairResult]:
     """Score pairs in order: up to ``workers`` decode in threads ahead of the
     computation, which runs on ``device`` in the calling thread. Consecutive
@@ -247,7 +266,9 @@ def run(
     so a pair's numbers do not depend on its neighbours beyond rounding.
     ``keep_maps``: each row also carries its SSIM map, changed-pixel mask
     and decoded images (``maps``, ``display``) for a report, so that no
-    reporter decodes a file again."""
+    reporter decodes a file again. ``required``: metrics the caller asked for
+    by name; a pair for which one cannot be computed is an ``error`` row."""
+    required = frozenset(required)
     device = device or resolve_device(settings.device)
     pairs = list(pairs)
     workers = default_workers() if workers is None else max(1, int(workers))
@@ -274,7 +295,7 @@ def run(
                     if _group_key(nxt) != key:
                         break
                     group.append(nxt)
-            results = score_group(group, settings, device, keep_maps=keep_maps)
+            results = score_group(group, settings, device, keep_maps=keep_maps, required=required)
             for k in range(i, i + len(group)):
                 futures[k] = None  # free memory early
             i += len(group)

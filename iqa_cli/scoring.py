@@ -56,6 +56,18 @@ def to_color(x: torch.Tensor, color: str, data_range: float, integer: bool) -> t
     return luma if alpha is None else torch.cat([luma, alpha.to(torch.float64)], dim=1)
 
 
+def apply_tolerance(x: torch.Tensor, y: torch.Tensor, levels: float, data_range: float) -> torch.Tensor:
+    """``y`` with every sample within ``levels`` 8-bit levels (``levels·L/255``)
+    of ``x`` set to ``x``'s value: dither, anti-aliasing and GPU noise of that
+    size then count as no change at all, in every metric."""
+    if not levels:
+        return y
+    limit = float(levels) * float(data_range) / 255.0
+    wide = torch.float64 if x.is_floating_point() else torch.int32  # integer differences cannot wrap
+    close = (y.to(wide) - x.to(wide)).abs() <= limit
+    return torch.where(close, x, y)
+
+
 def _stacked(arrays: list[np.ndarray], device: torch.device) -> torch.Tensor:
     """(N, C, H, W) tensor of N (C, H, W) arrays; no copy for N = 1 on the CPU."""
     if len(arrays) == 1:
@@ -87,7 +99,8 @@ def score_stack(
     # the stored samples (uint8 / float32 / float64, see prepare_pair): the
     # metrics read them as they are and accumulate in float64
     x0 = _stacked([p.reference for p in preps], device)
-    y0 = x0 if identical else _stacked([p.distorted for p in preps], device)
+    y0 = x0 if identical else apply_tolerance(x0, _stacked([p.distorted for p in preps], device),
+                                              settings.tolerance, L)
     x = to_color(x0, settings.color, L, integer)
     y = x if identical else to_color(y0, settings.color, L, integer)
     h, w = x.shape[-2:]

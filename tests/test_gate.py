@@ -168,8 +168,13 @@ def test_update_round_trip(small):
     write(o / "new.png", render(64, 2))  # new
     (o / "sub" / "b.png").unlink()  # vanished
     assert run([b, o], env={"CI": "true"}).exit_code == 1
-    res = run([b, o, "--update"], env={"CI": "true"})
+    before = {p: p.read_bytes() for p in b.rglob("*.png")}
+    res = run([b, o, "--update"], env={"CI": "true"})  # a baseline without output: refused, nothing changed
+    assert res.exit_code == 2 and "--prune" in res.stderr and "sub/b.png" in res.stderr
+    assert {p: p.read_bytes() for p in b.rglob("*.png")} == before
+    res = run([b, o, "--update", "--prune"], env={"CI": "true"})
     assert res.exit_code == 0, res.output
+    assert "UPDATED: 1 replaced, 1 added, 1 removed; 3 pairs had failed" in res.output
     assert f"replaced {b / 'a.png'}" in res.output and f"added {b / 'new.png'}" in res.output
     assert f"removed {b / 'sub' / 'b.png'}" in res.output
     assert (b / "a.png").read_bytes() == (o / "a.png").read_bytes()
@@ -219,7 +224,8 @@ def test_exact_gate_zero_means_exact(small):
     arr[0, 0, 0] ^= 1  # one LSB in one pixel
     write(o / "a.png", arr)
     assert run([b, o]).exit_code == 0  # default gates tolerate it
-    res = run([b, o, "--fail-if", "diff_pixels>0"])
+    assert run([b, o, "--fail-if", "diff_pixels>0"]).exit_code == 0  # within the default 2-level tolerance
+    res = run([b, o, "--fail-if", "diff_pixels>0", "--tolerance", "0"])  # pixel-exact
     assert res.exit_code == 1 and "diff_pixels" in res.output
 
 
@@ -230,11 +236,11 @@ def test_config_precedence_and_unknown_key(small, tmp_path, monkeypatch):
     write(o / "a.png", arr)
     monkeypatch.chdir(tmp_path)
     Path("pyproject.toml").write_text('[project]\nname="x"\n[tool.iqa.check]\nfail_if = ["diff_pixels>0"]\n'
-                                      "pixel_tol = 20\n")
+                                      "pixel_tol = 20\ntolerance = 0\n")
     assert run([b, o]).exit_code == 0  # config: tolerance 20 absorbs the +2 change
     assert run([b, o, "--pixel-tol", "0"]).exit_code == 1  # command line beats config
     assert run([b, o, "--pixel-tol", "0", "--fail-if", "ssim<0.5"]).exit_code == 0
-    Path("iqa.toml").write_text('[check]\nfail_if = "diff_pixels>0"\n')  # iqa.toml wins over pyproject
+    Path("iqa.toml").write_text('[check]\nfail_if = "diff_pixels>0"\ntolerance = 0\n')  # iqa.toml wins over pyproject
     assert run([b, o]).exit_code == 1
     assert run([b, o, "--no-config"]).exit_code == 0  # defaults tolerate the faint change
     Path("iqa.toml").write_text('[check]\nfail_iff = ["ssim<0.9"]\n')

@@ -143,18 +143,20 @@ def test_stem_matching_across_extensions(tmp_path):
 def test_ambiguous_stem_prefers_same_extension(tmp_path):
     r, d = trees(tmp_path, ["a.png"], ["a.jpg", "a.png"])
     pairs, warnings = pair_folders(r, d, match="stem")
-    assert rows(pairs, r, d) == [("a", "a.png", "a.png")]
+    # the file left over is an error row, so no report loses it
+    assert rows(pairs, r, d) == [("a", "a.png", "a.png"), ("a.jpg", None, "a.jpg")]
+    assert pairs[0].problem is None and "ambiguous stem 'a'" in pairs[1].problem
     assert len(warnings) == 1
     w = warnings[0]
     assert "ambiguous stem 'a'" in w
     assert str(d / "a.jpg") in w and str(d / "a.png") in w
-    assert "ignoring " + str(d / "a.jpg") in w
+    assert "not paired (error rows): " + str(d / "a.jpg") in w
 
 
 def test_ambiguous_stem_without_same_extension_takes_first(tmp_path):
     r, d = trees(tmp_path, ["s/a.tif"], ["s/a.png", "s/a.jpg"])
     pairs, warnings = pair_folders(r, d, match="stem")
-    assert rows(pairs, r, d) == [("s/a", "s/a.tif", "s/a.jpg")]
+    assert rows(pairs, r, d) == [("s/a", "s/a.tif", "s/a.jpg"), ("s/a.png", None, "s/a.png")]
     assert len(warnings) == 1
     assert str(d / "s" / "a.jpg") in warnings[0] and str(d / "s" / "a.png") in warnings[0]
 
@@ -162,7 +164,7 @@ def test_ambiguous_stem_without_same_extension_takes_first(tmp_path):
 def test_ambiguous_stem_on_reference_side(tmp_path):
     r, d = trees(tmp_path, ["a.png", "a.jpg"], ["a.webp"])
     pairs, warnings = pair_folders(r, d, match="stem")
-    assert rows(pairs, r, d) == [("a", "a.jpg", "a.webp")]
+    assert rows(pairs, r, d) == [("a", "a.jpg", "a.webp"), ("a.png", "a.png", None)]
     assert len(warnings) == 1 and str(r / "a.png") in warnings[0]
 
 
@@ -171,13 +173,14 @@ def test_ambiguous_stem_on_both_sides_pairs_each_extension(tmp_path):
     pairs, warnings = pair_folders(r, d, match="stem")
     # two pairs from one stem: keys stay unique by keeping the extension
     assert rows(pairs, r, d) == [("a.jpg", "a.jpg", "a.jpg"), ("a.png", "a.png", "a.png")]
-    assert len(warnings) == 1 and "ignoring" not in warnings[0]
+    assert len(warnings) == 1 and "not paired" not in warnings[0]
 
 
 def test_ambiguous_stem_one_side_only(tmp_path):
     r, d = trees(tmp_path, ["a.png", "a.jpg"], [])
     pairs, warnings = pair_folders(r, d, match="stem")
-    assert rows(pairs, r, d) == [("a", "a.jpg", None)]
+    assert rows(pairs, r, d) == [("a", "a.jpg", None), ("a.png", "a.png", None)]
+    assert pairs[1].problem and not pairs[0].problem
     assert len(warnings) == 1 and str(r / "a.png") in warnings[0]
 
 

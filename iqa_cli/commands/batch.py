@@ -8,14 +8,14 @@ import click
 from ..report.outputs import Outputs
 from ..results import summarize
 from ..status import ExitCode, PairStatus, exit_code
-from .guard import err, guarded, print_warnings, report_row_errors
-from .options import CONTEXT, metric_options, output_options, prepare_device
+from .guard import err, guarded, nothing_found, print_warnings, report_row_errors
+from .options import CONTEXT, asked_metrics, metric_options, output_options, prepare_device
 from .progress import score
 
 
 @click.command("batch", context_settings=CONTEXT)
-@click.argument("ref_dir", type=click.Path(path_type=str))
-@click.argument("dist_dir", type=click.Path(path_type=str))
+@click.argument("ref_dir", type=click.Path(path_type=str, readable=False))
+@click.argument("dist_dir", type=click.Path(path_type=str, readable=False))
 @click.option("--match", type=click.Choice(["path", "stem"]), default="path", show_default=True,
               help="Pair by relative path, or by relative path without extension (a.png with a.jpg).")
 @click.option("--include", multiple=True, metavar="GLOB", help="Only files matching GLOB (repeatable; ** = any depth).")
@@ -39,10 +39,11 @@ def batch(ref_dir: str, dist_dir: str, match, include, exclude, worst, fmt, outp
     if not quiet:
         print_warnings(notes)
     if not pairs:
-        err(f"nothing to compare: no image files in {ref_dir} or {dist_dir}")
+        err(f"nothing to compare: {nothing_found(ref_dir, dist_dir, include)}")
         return ExitCode.NOTHING
     with Outputs(settings, fmt=fmt, output=output, csv_path=csv_path, json_path=json_path, quiet=quiet) as out:
-        results = score(pairs, settings, out, workers=workers, progress=not (quiet or no_progress))
+        results = score(pairs, settings, out, workers=workers, progress=not (quiet or no_progress),
+                        required=asked_metrics(click.get_current_context(), settings))
         summary = summarize(results, settings.columns)
         out.finish(results, summary, worst=worst)
     report_row_errors(results, statuses=(PairStatus.ERROR,))

@@ -18,12 +18,12 @@ from ..errors import IqaError, UsageError
 from ..gate.config import Config, find_config
 from ..gate.gates import CONTEXT_METRICS, DEFAULT_GATES, parse_gates
 from ..gate.rows import ERROR_S, CheckRow, Rules, in_ci, verdict_line
-from ..gate.update import update_baseline
+from ..gate.update import apply_update, plan_update
 from ..pairing import Pair, compile_patterns, pair_folders
 from ..results import PairResult, summarize
 from ..status import ExitCode
-from .guard import guarded, print_warnings
-from .options import CONTEXT, apply_options, metric_options, prepare_device, report_path_cb
+from .guard import guarded, nothing_found, print_warnings
+from .options import CHECK_TOLERANCE, CONTEXT, apply_options, metric_options, prepare_device, report_path_cb
 from .progress import score
 
 
@@ -72,8 +72,11 @@ def _check_options(fn):
         click.option("--allow-new", is_flag=True, default=False,
                      help="Outputs without a baseline pass even when CI=true."),
         click.option("--update", is_flag=True,
-                     help="Rewrite the baseline: copy failed and new outputs into it, remove baselines "
-                     "whose output disappeared; prints every change."),
+                     help="Rewrite the baseline: copy failed and new outputs into it (creating the folder); "
+                     "prints every change. Refused, with nothing changed, when a folder could not be read "
+                     "or a baseline has no output (unless --prune)."),
+        click.option("--prune", is_flag=True,
+                     help="With --update: also remove baselines whose output disappeared."),
         click.option("--match", type=click.Choice(["path", "stem"]), default="path", show_default=True,
                      help="Pair folders by relative path, or by path without extension."),
         click.option("--include", multiple=True, metavar="GLOB", help="Only files matching GLOB (repeatable)."),
@@ -163,12 +166,17 @@ def _default_map(command: click.Command, cfg: Config) -> dict[str, Any]:
     return out
 
 
-def _pairs_for(baseline: str, output: str, match, include, exclude):
+def _pairs_for(baseline: str, output: str, match, include, exclude, *, update: bool = False):
     bdir, odir = os.path.isdir(baseline), os.path.isdir(output)
+    if odir and not os.path.exists(baseline) and update:  # the first run of a new suite: --update creates it
+        try:
+            os.makedirs(baseline)
+        except OSError as e:
+            raise IqaError(f"cannot create the baseline folder: {e.strerror or e}", baseline) from None
+        bdir = True
     if bdir or odir:
         if not (bdir and odir):
             if not os.path.exists(baseline if odir else output):
-                # a folder against a missing folder: treat the missing one as empty only for the baseline
                 if odir and not os.path.exists(baseline):
                     raise UsageError("baseline folder does not exist (create it with --update, or mkdir it)", baseline)
                 raise UsageError("output folder does not exist", output)
@@ -205,7 +213,7 @@ class _Sink:
 @click.argument("baseline", type=click.Path(path_type=str))
 @click.argument("output", type=click.Path(path_type=str))
 @_check_options
-@metric_options
+@metric_options(tolerance=CHECK_TOLERANCE)
 @guarded
 def check(**kw: Any) -> int:
     return run_check(click.get_current_context(), kw)
@@ -233,11 +241,11 @@ def run_check(ctx: click.Context, kw: dict[str, Any]) -> int:
     # --- pairing ----------------------------------------------------------
     quiet = kw["quiet"]
     pairs, notes, ref_root, dist_root = _pairs_for(kw["baseline"], kw["output"], kw["match"], kw["include"],
-                                                   kw["exclude"])
+                                                   kw["exclude"], update=kw["update"])
     if not quiet:
         print_warnings(notes)
     if not pairs:
-        click.echo(f"iqa: error: nothing to compare: no image files in {kw['baseline']} or {kw['output']}",
+        click.echo(f"iqa: error: nothing to compare: {nothing_found(kw['baseline'], kw['output'], kw['include'])}",
                    err=True)
         return ExitCode.NOTHING
     for path in (kw["junit_path"], kw["json_path"] if kw["json_path"] != "-" else None):
@@ -256,18 +264,20 @@ def run_check(ctx: click.Context, kw: dict[str, Any]) -> int:
     rules = Rules(gates, overrides, in_ci(), bool(kw["allow_new"]), settings.block, ref_root, dist_root)
     sink = _Sink(pairs, rules, RowPictures(thumbnails=bool(kw["html_dir"]), diffs_dir=kw["diffs_dir"]))
     score(pairs, settings, sink, workers=kw["workers"], progress=not (quiet or kw["no_progress"]),
-          keep_maps=True)
+          keep_maps=True, required=tuple(dict.fromkeys(gate_metrics)))
     rows = sink.rows
 
     # --- update -----------------------------------------------------------
     changes: list[str] = []
     if kw["update"]:
-        changes = update_baseline(rows, kw["baseline"], kw["output"], ref_root, dist_root)
+        unread = [os.path.join(root, rel) if rel else root for root, rel in getattr(notes, "unread", [])]
+        plan = plan_update(rows, kw["baseline"], ref_root, dist_root, prune=kw["prune"], unread=unread)
+        changes = apply_update(plan, kw["baseline"])
 
     regressions = [r for r in rows if r.regression and not r.action]
     errors = [r for r in rows if r.status == ERROR_S]
     code = ExitCode.ERROR if errors else ExitCode.REGRESSION if regressions else ExitCode.OK
-    verdict = verdict_line(rows, changes)
+    verdict = verdict_line(rows, changes, updated=bool(kw["update"]))
 
     # --- reports ----------------------------------------------------------
     summary = summarize(sink.results, settings.columns)

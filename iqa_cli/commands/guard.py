@@ -81,3 +81,11 @@ def report_row_errors(results: Iterable[PairResult], statuses: tuple[PairStatus,
             continue
         named = (r.distorted and r.distorted in r.error) or (r.reference and r.reference in r.error)
         err(r.error if named else f"{r.distorted or r.reference}: {r.error}")
+
+
+def nothing_found(baseline: str, output: str, include: tuple[str, ...]) -> str:
+    """Why a check or batch found nothing, naming the patterns when they were the cause."""
+    if include:
+        pats = " ".join(f"--include {p!r}" for p in include)
+        return f"no image file in {baseline} or {output} matches {pats}"
+    return f"no image files in {baseline} or {output}"

@@ -61,8 +61,15 @@ def apply_options(fn: Callable, options: list[Callable]) -> Callable:
     return fn
 
 
-def metric_options(fn: Callable) -> Callable:
-    """Options that change the numbers (shared by compare, batch and check)."""
+#: check's default noise tolerance, in 8-bit levels: ±2 dither/anti-aliasing/GPU noise is no change
+CHECK_TOLERANCE = 2.0
+
+
+def metric_options(fn: Callable | None = None, *, tolerance: float = 0.0) -> Callable:
+    """Options that change the numbers (shared by compare, batch and check);
+    ``tolerance``: the command's default for ``--tolerance``."""
+    if fn is None:
+        return lambda f: metric_options(f, tolerance=tolerance)
     opts = [
         click.option(
             "-m", "--metrics", "metrics", default=None, callback=_metrics_cb, metavar="LIST",
@@ -102,6 +109,10 @@ def metric_options(fn: Callable) -> Callable:
                      help="Block size of ssim_min (worst block mean of the SSIM map)."),
         click.option("--max-pixels", type=click.IntRange(min=1), default=None,
                      help="Refuse images with more pixels than this before decoding (default 2^28)."),
+        click.option("--tolerance", type=click.FloatRange(min=0), default=tolerance, show_default=True,
+                     metavar="LEVELS",
+                     help="Treat per-sample differences up to LEVELS 8-bit levels (LEVELS/255 of the data "
+                     "range) as no change, before every metric: dither, anti-aliasing and GPU noise."),
     ]
     return apply_options(fn, opts)
 
@@ -129,6 +140,16 @@ def build_settings(device: str, o: dict[str, Any]) -> Settings:
     """Settings from the parsed options (every Settings field but the device; other keys are ignored)."""
     names = [f.name for f in dataclasses.fields(Settings) if f.name != "device"]
     return Settings(device=device, **{name: o[name] for name in names})
+
+
+def asked_metrics(ctx: click.Context, settings: Settings) -> tuple[str, ...]:
+    """The metrics the user named (``-m`` or the config): each must be computed,
+    or its pair is an error; the default set only warns when one cannot be."""
+    from click.core import ParameterSource
+
+    if ctx.get_parameter_source("metrics") in (ParameterSource.DEFAULT, None):
+        return ()
+    return settings.metrics
 
 
 def prepare_device(device: str, settings_kw: dict) -> Settings:

@@ -18,7 +18,7 @@ from ..errors import UsageError
 #: keys of the check table; values are checked with the same rules as the options
 CONFIG_KEYS = (
     "fail_if", "metrics", "device", "color", "alpha", "downsample", "data_range", "bit_depth", "mix_variant",
-    "mix_alpha", "tv_reduction", "below", "pixel_tol", "block", "max_pixels", "allow_new", "match", "include",
+    "mix_alpha", "tv_reduction", "below", "pixel_tol", "block", "max_pixels", "tolerance", "allow_new", "match", "include",
     "exclude", "overrides",
 )
 OVERRIDE_KEYS = ("glob", "fail_if")
@@ -92,6 +92,8 @@ def _read_config(path: str, *, pyproject: bool, explicit: bool) -> Config:
         values[key] = v
     if "fail_if" in values:
         values["fail_if"] = _str_list(values["fail_if"], "fail_if", shown)
+        if not values["fail_if"]:  # an empty list would silently disable every gate
+            raise UsageError("fail_if is empty: give at least one gate, or remove the key for the defaults", shown)
     if "overrides" in values:
         ovs = values["overrides"]
         if not isinstance(ovs, list) or not all(isinstance(o, dict) for o in ovs):
@@ -104,6 +106,8 @@ def _read_config(path: str, *, pyproject: bool, explicit: bool) -> Config:
                 raise UsageError(f"overrides[{i}] needs both glob and fail_if", shown)
             o["glob"] = _str_list(o["glob"], f"overrides[{i}].glob", shown)
             o["fail_if"] = _str_list(o["fail_if"], f"overrides[{i}].fail_if", shown)
+            if not o["fail_if"]:
+                raise UsageError(f"overrides[{i}].fail_if is empty: give at least one gate", shown)
     return Config(shown, values)
 
 

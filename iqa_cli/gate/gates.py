@@ -23,10 +23,12 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from ..errors import UsageError
-from ..formatting import clean, json_number, short
+from ..formatting import clean, json_number, metric_value, short
 from ..metrics.registry import HIGHER, LOWER, METRICS, resolve_metric_names
 
-DEFAULT_GATES: tuple[str, ...] = ("ssim<0.99", "ssim_min<0.95")
+#: with check's default noise tolerance (2 levels): the mean, the worst 16x16 block, and
+#: PSNR for global shifts that structure alone forgives (+8 levels: SSIM 0.998, PSNR 30 dB)
+DEFAULT_GATES: tuple[str, ...] = ("ssim<0.99", "ssim_min<0.95", "psnr<40dB")
 #: metrics always computed for context when no metric list is given
 CONTEXT_METRICS: tuple[str, ...] = ("ssim", "psnr")
 
@@ -124,10 +126,9 @@ class GateResult:
         g = self.gate
         if self.value is None or (isinstance(self.value, float) and math.isnan(self.value)):
             return f"{g.metric} not computed ({self.note or 'no value'}); gate {g.canonical()} fails"
-        sign = "+" if (self.margin or 0) >= 0 else ""
         verdict = "ok" if self.passed else "FAIL"
-        return (f"{g.metric} {short(self.value)} vs {g.op}{short(g.threshold)} "
-                f"margin {sign}{short(self.margin)} {verdict}")
+        return (f"{g.metric} {metric_value(g.metric, self.value)} vs {g.op}{short(g.threshold)} "
+                f"margin {metric_value(g.metric, self.margin, signed=True)} {verdict}")
 
     def to_json(self) -> dict[str, Any]:
         return {"gate": self.gate.canonical(), "metric": self.gate.metric, "op": self.gate.op,

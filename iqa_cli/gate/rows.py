@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..formatting import json_number, short
+from ..formatting import json_number, metric_value, short
 from ..pairing import Pattern, covered
 from ..results import PairResult
 from ..status import CheckStatus, PairStatus
@@ -117,6 +117,11 @@ class Rules:
             row.reason = "no output for this baseline (--update removes the baseline)"
         elif r.status == PairStatus.SIZE_MISMATCH:
             row.status, row.regression, row.reason = FAIL, True, r.error or "size mismatch"
+        elif r.identical:  # identical files always pass, whatever could be computed for them
+            if r.status == PairStatus.OK:
+                row.gates = [g for g in evaluate(self.gates_for(pair), r.metrics, r.warnings) if g.passed]
+            row.reason = "byte-identical files"
+            row.where = "no changed pixels"
         elif r.status == PairStatus.ERROR:
             row.status, row.reason = ERROR_S, r.error
         else:
@@ -175,8 +180,19 @@ def where(maps: dict, block: int) -> str | None:
     return "; ".join(parts) or None
 
 
-def verdict_line(rows: list[CheckRow], changes: list[str]) -> str:
+def verdict_line(rows: list[CheckRow], changes: list[str], *, updated: bool = False) -> str:
+    """The one-line verdict; after ``--update`` it says what was rewritten and
+    what had failed, never "PASS"."""
     n = len(rows)
+    if updated:
+        kinds = {k: sum(1 for r in rows if r.action == k) for k in ("replaced", "added", "removed")}
+        failed = [r for r in rows if r.regression]
+        errs = [r for r in rows if r.status == ERROR_S]
+        head = "UPDATED: " + ", ".join(f"{v} {k}" for k, v in kinds.items())
+        tail = [f"{len(failed)} pair{'s' if len(failed) != 1 else ''} had failed"]
+        if errs:
+            tail.append(f"{len(errs)} could not be checked (not updated)")
+        return head + "; " + "; ".join(tail)
     bad = [r for r in rows if r.regression and not r.action]
     errs = [r for r in rows if r.status == ERROR_S]
     new_ok = [r for r in rows if r.status == NEW and not r.regression]
@@ -207,6 +223,6 @@ def _short(r: CheckRow) -> str:
     if w is not None:
         if w.margin is None:
             return f"{w.gate.metric} not computed"
-        return f"{w.gate.metric} {short(w.value)} {w.gate.op} {short(w.gate.threshold)}"
+        return f"{w.gate.metric} {metric_value(w.gate.metric, w.value)} {w.gate.op} {short(w.gate.threshold)}"
     return {MISSING: "missing output", NEW: "new, no baseline"}.get(r.status, r.reason or r.status)
 

@@ -45,6 +45,16 @@ __all__ = ["IMAGE_EXTENSIONS", "MATCH_MODES", "Pair", "Pattern", "compile_patter
 MATCH_MODES = ("path", "stem")
 
 
+class Notes(list):
+    """The warnings of a folder pairing, and the folders that could not be
+    read (``unread``: (root given, relative path) pairs) for callers that must
+    not act on what they could not see."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.unread: list[tuple[str, str]] = []
+
+
 @dataclass(frozen=True)
 class Pair:
     """One row of a batch.
@@ -60,6 +70,8 @@ class Pair:
     key: str
     reference: Path | None
     distorted: Path | None
+    #: why this file is not compared (e.g. left over by an ambiguous stem): an error row
+    problem: str | None = None
 
     @property
     def status(self) -> str | None:
@@ -107,12 +119,13 @@ def pair_folders(
     match: str = "path",
     include: Sequence[str] = (),
     exclude: Sequence[str] = (),
-) -> tuple[list[Pair], list[str]]:
+) -> tuple[list[Pair], Notes]:
     """Pair the image files of two folder trees.
 
     Returns ``(pairs, warnings)``: the pairs sorted by key, and one-line
     warnings (loops, unreadable folders, ambiguous stems, ...) in the order
-    they were found. Raises :class:`~iqa_cli.errors.UsageError` when a folder
+    they were found (a :class:`Notes`, which also lists the unread folders).
+    A file left over by an ambiguous stem is a :class:`Pair` with a ``problem``. Raises :class:`~iqa_cli.errors.UsageError` when a folder
     is missing, is not a folder or cannot be read, when ``match`` is unknown
     or a pattern is empty. An empty result is not an error here; the caller
     decides (exit code 3: nothing compared).
@@ -124,7 +137,7 @@ def pair_folders(
     includes = compile_patterns(include, "--include")
     excludes = compile_patterns(exclude, "--exclude")
 
-    warnings: list[str] = []
+    warnings = Notes()
     ref_real, dist_real = os.path.realpath(ref), os.path.realpath(dist)
     if ref_real == dist_real:
         warnings.append(f"{ref} and {dist} are the same folder: every pair is identical")
@@ -185,11 +198,11 @@ def _resolve_ambiguous(
         side_root, names = (ref_root, refs) if refs else (dist_root, dists)
         warnings.append(
             f"ambiguous {what} {key!r}: {describe(side_root, names)}; "
-            f"using {side_root / names[0]}, ignoring the rest"
+            f"using {side_root / names[0]}; the others are error rows"
         )
         r = ref_root / refs[0] if refs else None
         d = dist_root / dists[0] if dists else None
-        return [Pair(key, r, d)]
+        return [Pair(key, r, d)] + _leftovers(key, names[1:], side_root, bool(refs), what)
 
     chosen: list[tuple[str, str]] = []
     rest_r, rest_d = list(refs), list(dists)
@@ -213,15 +226,23 @@ def _resolve_ambiguous(
         f"distorted {describe(dist_root, dists)}; paired {paired}"
     )
     if ignored:
-        msg += f"; ignoring {', '.join(str(p) for p in ignored)}"
+        msg += f"; not paired (error rows): {', '.join(str(p) for p in ignored)}"
     warnings.append(msg)
 
+    left = _leftovers(key, rest_r, ref_root, True, what) + _leftovers(key, rest_d, dist_root, False, what)
     if len(chosen) == 1:
         r, d = chosen[0]
-        return [Pair(key, ref_root / r, dist_root / d)]
+        return [Pair(key, ref_root / r, dist_root / d)] + left
     # several pairs from one stem: keep the keys unique with the full names
     return [Pair(_nfc(r) if r == d else f"{_nfc(r)} | {_nfc(d)}", ref_root / r, dist_root / d)
-            for r, d in chosen]
+            for r, d in chosen] + left
+
+
+def _leftovers(key: str, names: list[str], root: Path, reference: bool, what: str) -> list[Pair]:
+    """Files an ambiguous key could not pair: error rows, so no report loses them."""
+    problem = f"ambiguous {what} {key!r}: no counterpart left to pair with"
+    return [Pair(_nfc(n), root / n if reference else None, None if reference else root / n, problem)
+            for n in names]
 
 
 def pair_files(

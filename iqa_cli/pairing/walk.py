@@ -76,6 +76,8 @@ def _walk(
                 f"{_show(root_path, prefix)}: cannot read directory "
                 f"({exc.strerror or exc}); skipped"
             )
+            if hasattr(warnings, "unread"):  # callers that must know what they could not see
+                warnings.unread.append((root, prefix.rstrip("/")))
             continue
         subdirs = []
         for entry in entries:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.table import Table
 from rich.text import Text
 
-from ..formatting import short
+from ..formatting import metric_value
 from ..gate.rows import ERROR_S, FAIL, MISSING, NEW, PASS, CheckRow
 
 
@@ -26,8 +26,8 @@ def render_table(console, rows: list[CheckRow], settings, max_passing: int = 40)
         shown = r.failed_gates or ([r.worst] if r.worst else [])
         if shown:
             gate = "\n".join(g.gate.canonical() for g in shown)
-            val = "\n".join(short(g.value) for g in shown)
-            mar = "\n".join(("-" if g.margin is None else ("+" if g.margin >= 0 else "") + short(g.margin))
+            val = "\n".join(metric_value(g.gate.metric, g.value) for g in shown)
+            mar = "\n".join(metric_value(g.gate.metric, g.margin, signed=True)
                             for g in shown)
             note = r.where if r.status != PASS else ""
         else:

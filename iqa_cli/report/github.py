@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from typing import IO, Any
 
-from ..formatting import short
+from ..formatting import metric_value, short
 
 
 def _esc_data(s: str) -> str:
@@ -25,7 +25,7 @@ def _esc_prop(s: str) -> str:
 def annotations(rows: list[Any]) -> list[str]:
     out = []
     for r in rows:
-        path = str(r.output or r.baseline or r.key)
+        path = str(r.baseline or r.output or r.key)  # the baseline is the file in the repository
         if r.status == "ERROR":
             level, msg = "error", f"{r.key}: could not be checked: {r.reason}"
         elif r.regression and not r.action:
@@ -52,8 +52,8 @@ def markdown(rows: list[Any], verdict: str) -> str:
             gs = r.failed_gates
             if gs:
                 for g in gs:
-                    lines.append(f"| {r.status} | `{_md(r.key)}` | `{g.gate.canonical()}` | {short(g.value)} | "
-                                 f"{g.gate.op}{short(g.gate.threshold)} | {short(g.margin)} | {_md(r.where or '')} |")
+                    lines.append(f"| {r.status} | `{_md(r.key)}` | `{g.gate.canonical()}` | {metric_value(g.gate.metric, g.value)} | "
+                                 f"{g.gate.op}{short(g.gate.threshold)} | {metric_value(g.gate.metric, g.margin, signed=True)} | {_md(r.where or '')} |")
             else:
                 note = r.reason or ""
                 if r.action:

@@ -17,7 +17,7 @@ import html
 import os
 from typing import Any
 
-from ..formatting import short
+from ..formatting import metric_value, short
 from ..atomic import atomic_write
 
 _CSS = """
@@ -47,9 +47,9 @@ def _gate_table(row: Any) -> str:
     out = ['<table><tr><th class="l">gate</th><th>value</th><th>threshold</th><th>margin</th>'
            '<th class="l">result</th></tr>']
     for g in row.gates:
-        m = "-" if g.margin is None else ("+" if g.margin >= 0 else "") + short(g.margin)
+        m = metric_value(g.gate.metric, g.margin, signed=True)
         out.append(f'<tr class="{"" if g.passed else "bad"}"><td class="l">{_e(g.gate.canonical())}</td>'
-                   f"<td>{_e(short(g.value))}</td><td>{_e(g.gate.op + short(g.gate.threshold))}</td>"
+                   f"<td>{_e(metric_value(g.gate.metric, g.value))}</td><td>{_e(g.gate.op + short(g.gate.threshold))}</td>"
                    f'<td>{_e(m)}</td><td class="l">{"pass" if g.passed else "FAIL"}</td></tr>')
     out.append("</table>")
     return "".join(out)
@@ -111,7 +111,8 @@ def render_html(rows: list[Any], *, verdict: str, settings: Any = None, gates: A
         w = r.worst
         if w is not None:
             h.append(f'<tr><td class="l">{_e(r.key)}</td><td class="l">{_e(w.gate.canonical())}</td>'
-                     f"<td>{_e(short(w.value))}</td><td>{_e(short(w.margin))}</td></tr>")
+                     f"<td>{_e(metric_value(w.gate.metric, w.value))}</td>"
+                     f"<td>{_e(metric_value(w.gate.metric, w.margin, signed=True))}</td></tr>")
         else:
             h.append(f'<tr><td class="l">{_e(r.key)}</td><td></td><td></td><td></td></tr>')
     h.append("</table></details></body></html>")
