@@ -89,6 +89,7 @@ def test_skimage(pair):
     assert d <= 1e-6
     got = protocol_psnr(t(a), t(b), 255, "skimage").item()
     d = abs(skm.peak_signal_noise_ratio(a, b) - got)
+    _record("skimage psnr", d)
     assert d <= 1e-6
     a16, b16 = a.astype(np.uint16) * 257, b.astype(np.uint16) * 257
     x16, y16 = torch.from_numpy(t(a16).numpy().astype(np.int32)), torch.from_numpy(t(b16).numpy().astype(np.int32))
