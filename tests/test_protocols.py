@@ -16,15 +16,14 @@ import subprocess
 import sys
 
 import numpy as np
+import oracles as O
 import pytest
 import torch
 
-import oracles as O
+from iqa_cli.metrics.color import rgb_to_gray_matlab, rgb_to_y_bt601
 from iqa_cli.metrics.ms_ssim import ms_ssim as iqa_ms_ssim
 from iqa_cli.metrics.pixel import mse as iqa_mse
 from iqa_cli.metrics.pixel import psnr as iqa_psnr
-from iqa_cli.metrics.ssim import ssim as iqa_ssim
-from iqa_cli.metrics.color import rgb_to_gray_matlab, rgb_to_y_bt601
 from iqa_cli.metrics.protocols import (
     PROTOCOLS,
     crop_border,
@@ -34,6 +33,7 @@ from iqa_cli.metrics.protocols import (
     protocol_psnr,
     protocol_ssim,
 )
+from iqa_cli.metrics.ssim import ssim as iqa_ssim
 
 W5 = np.array(O.MSSSIM_WEIGHTS)
 G11 = O.gaussian_1d(11, 1.5)
@@ -148,7 +148,7 @@ def maps_valid(a, b, taps, L, k2=0.03):
 def skimage_ssim_plane(a, b, L):
     """7x7 uniform window, sample covariance (x 49/48), valid region."""
     k = np.full(7, 1.0 / 7)
-    f = lambda z: O.corr2d_valid(z, k)  # noqa: E731
+    f = lambda z: O.corr2d_valid(z, k)
     cov = 49.0 / 48.0
     ux, uy = f(a), f(b)
     vx = cov * (f(a * a) - ux * ux)
@@ -162,7 +162,7 @@ def skimage_ssim_plane(a, b, L):
 def torchmetrics_maps(a, b, L):
     """Reflect-padded (mirror without edge) full-size maps with variances clamped at 0."""
     pa, pb = np.pad(a, 5, mode="reflect"), np.pad(b, 5, mode="reflect")
-    f = lambda z: O.corr2d_valid(z, G11)  # noqa: E731
+    f = lambda z: O.corr2d_valid(z, G11)
     mx, my = f(pa), f(pb)
     vx = np.maximum(f(pa * pa) - mx * mx, 0)
     vy = np.maximum(f(pb * pb) - my * my, 0)

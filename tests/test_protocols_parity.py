@@ -23,10 +23,10 @@ import sys
 import types
 
 import numpy as np
+import oracles as O
 import pytest
 import torch
 
-import oracles as O
 from iqa_cli.metrics.protocols import protocol_ms_ssim, protocol_psnr, protocol_ssim
 
 pytestmark = pytest.mark.slow

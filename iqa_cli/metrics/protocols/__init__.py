@@ -245,7 +245,7 @@ def get_protocol(name: str) -> Protocol:
     raise ValueError(f"unknown protocol {name!r} (known: {', '.join(PROTOCOLS)})")
 
 
-def crop_border(x: "torch.Tensor", n: int) -> "torch.Tensor":
+def crop_border(x: torch.Tensor, n: int) -> torch.Tensor:
     """Remove ``n`` pixels from each side of an (…, H, W) tensor; ValueError if nothing is left."""
     from ._common import crop_border as _crop
 
@@ -294,6 +294,13 @@ def protocol_mse(x, y, data_range: float, protocol: str = DEFAULT_PROTOCOL, colo
 
 
 __all__ = [
-    "Protocol", "PROTOCOLS", "DEFAULT_PROTOCOL", "get_protocol", "crop_border",
-    "protocol_ssim", "protocol_ms_ssim", "protocol_psnr", "protocol_mse",
+    "DEFAULT_PROTOCOL",
+    "PROTOCOLS",
+    "Protocol",
+    "crop_border",
+    "get_protocol",
+    "protocol_ms_ssim",
+    "protocol_mse",
+    "protocol_psnr",
+    "protocol_ssim",
 ]

@@ -7,7 +7,7 @@ computes in float32 the float64 value of its definition is returned.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -171,5 +171,5 @@ def psnr_from_mse(m: Tensor, L: float, eps: float = 0.0) -> Tensor:
 
 def python_round(v: float) -> int:
     """Python's ``round`` (half to even), which piq and pyiqa use for their factor."""
-    return int(round(v))
+    return round(v)
 

@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import torch
 
+from ..color import YIQ
 from ._common import (
     WANG_WEIGHTS,
     gauss,
-    mse as _mse,
     ms_ssim_loop,
     needs_luma,
     psnr_from_mse,
@@ -36,7 +36,9 @@ from ._common import (
     weighted,
     zero_pad_down2,
 )
-from ..color import YIQ
+from ._common import (
+    mse as _mse,
+)
 
 Tensor = torch.Tensor
 

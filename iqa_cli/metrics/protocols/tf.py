@@ -25,7 +25,6 @@ from ._common import (
     f64,
     gauss,
     matlab_down2,
-    mse as _mse,
     ms_ssim_loop,
     needs_luma,
     psnr_from_mse,
@@ -33,6 +32,9 @@ from ._common import (
     scaled,
     valid_stats,
     weighted,
+)
+from ._common import (
+    mse as _mse,
 )
 
 Tensor = torch.Tensor

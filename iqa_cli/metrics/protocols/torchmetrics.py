@@ -49,7 +49,7 @@ def _maps(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
     """(SSIM map, cs map) of [0, 1]-scaled images over the reflect-padded full H×W."""
     require_side(a, PAD + 1, "torchmetrics SSIM (reflect padding of 5)")
     taps = gauss(a)
-    n, c = a.shape[:2]
+    c = a.shape[1]
     pad = (PAD, PAD, PAD, PAD)
     a, b = F.pad(a, pad, mode="reflect"), F.pad(b, pad, mode="reflect")
     m = filter_valid(torch.cat([a, b, a * a, b * b, a * b], dim=1), taps)
