@@ -9,7 +9,8 @@ Public API (imported lazily, so ``import iqa_cli`` does not import torch)::
 
 All metric functions take (N, C, H, W) float tensors on any device and return
 one value per image, shape (N,). See each function's docstring for the exact
-convention and the reference it reproduces.
+convention and the reference it reproduces; ``ssim``, ``ms_ssim``, ``psnr``
+and ``mse`` also take ``protocol=`` and ``crop_border=`` (``iqa protocols``).
 """
 
 from __future__ import annotations
@@ -19,11 +20,11 @@ import importlib
 from ._version import __version__
 
 _EXPORTS = {
-    "ssim": ".metrics.ssim",
+    "ssim": ".metrics.api",
     "ssim_maps": ".metrics.ssim",
-    "ms_ssim": ".metrics.ms_ssim",
-    "mse": ".metrics.pixel",
-    "psnr": ".metrics.pixel",
+    "ms_ssim": ".metrics.api",
+    "mse": ".metrics.api",
+    "psnr": ".metrics.api",
     "total_variation": ".metrics.tv",
     "mix_loss": ".metrics.mix",
     "rgb_to_y_bt601": ".metrics.color",

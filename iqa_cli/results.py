@@ -37,6 +37,8 @@ class Settings:
     block: int = 16  # block size for ssim_min
     max_pixels: int | None = None  # decompression-bomb guard
     tolerance: float = 0.0  # per-sample differences up to this many 8-bit levels (x L/255) count as none
+    protocol: str = "wang"  # whose conventions SSIM, MS-SSIM, MSE and PSNR follow (iqa protocols)
+    crop_border: int = 0  # pixels removed from each side of both images before everything else
 
     @property
     def columns(self) -> list[str]:
@@ -50,6 +52,8 @@ class Settings:
             "downsample": self.downsample,
             "data_range": "dtype" if self.data_range is None else self.data_range,
             "device": self.device,
+            "protocol": self.protocol,
+            "crop_border": self.crop_border,
         }
         if self.bit_depth is not None:
             out["bit_depth"] = self.bit_depth
@@ -70,8 +74,13 @@ class Settings:
         dr = "from dtype" if self.data_range is None else f"{self.data_range:g}"
         if self.bit_depth:
             dr += f" (bit depth {self.bit_depth})"
+        if self.protocol == "wang":
+            proto = f"SSIM: Wang ssim_index.m, 11x11 Gaussian sigma 1.5, valid, {ds}"
+        else:
+            proto = f"protocol {self.protocol} (see `iqa protocols`)"
         parts = [
-            f"SSIM: Wang ssim_index.m, 11x11 Gaussian sigma 1.5, valid, {ds}",
+            proto,
+            *([f"crop {self.crop_border} px"] if self.crop_border else []),
             f"colour {self.color}",
             f"alpha {self.alpha}",
             f"data range {dr}",

@@ -75,6 +75,56 @@ def _stacked(arrays: list[np.ndarray], device: torch.device) -> torch.Tensor:
     return torch.from_numpy(np.stack(arrays)).to(device)
 
 
+#: protocols computed by iqa's own kernels: Wang's scripts (ssim.m's downsampling is a setting)
+NATIVE_PROTOCOLS = ("wang", "matlab")
+
+
+def _reason(e: Exception) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
+def _cropped(x: torch.Tensor, n: int) -> torch.Tensor:
+    """``n`` pixels off each side, before everything else (BasicSR's order)."""
+    if not n:
+        return x
+    h, w = x.shape[-2:]
+    if 2 * n >= min(h, w):
+        raise ValueError(f"crop border {n} leaves nothing of a {w}x{h} image")
+    return x[..., n:h - n, n:w - n]
+
+
+class _OtherProtocol:
+    """SSIM, MS-SSIM, MSE and PSNR under another community's protocol: its
+    colour conversion and data-range convention, then its definitions (alpha,
+    premultiplied into the colour, is not one of their channels)."""
+
+    metrics = ("ssim", "ms_ssim", "mse", "psnr")
+
+    def __init__(self, name: str, x0, y0, L: float, color: str, integer: bool):
+        from .metrics.protocols import get_protocol
+
+        self.protocol = get_protocol(name)
+        self.impl = self.protocol.implementation()
+        c = x0.shape[1]
+        x0, y0 = (x0[:, : c - 1], y0[:, : c - 1]) if c in (2, 4) else (x0, y0)
+        self.note = None
+        if color != "rgb" and x0.shape[1] == 3 and not self.protocol.converts_colour:
+            # the library has no colour conversion: its users convert first, as iqa's --color does
+            x0, y0 = to_color(x0, color, L, integer), to_color(y0, color, L, integer)
+            self.note = f"{name} has no colour conversion: {color} by iqa's MATLAB conversion, then {name}"
+            color = "rgb"
+        self.x, self.L = self.impl.prepare(x0, L, color, integer)
+        self.y, _ = self.impl.prepare(y0, L, color, integer)
+
+    def min_side(self, metric: str) -> int | None:
+        sizes = dict(self.protocol.min_size)
+        return sizes[metric] if metric in sizes else 1  # MSE and PSNR need one pixel
+
+    def value(self, metric: str) -> torch.Tensor:
+        return getattr(self.impl, metric)(self.x, self.y, self.L)
+
+
 def _scorer(name: str):
     module, func = METRICS[name].scorer.split(":")
     return getattr(importlib.import_module(f"iqa_cli.metrics.{module}"), func)
@@ -98,29 +148,45 @@ def score_stack(
     L = float(preps[0].data_range)
     # the stored samples (uint8 / float32 / float64, see prepare_pair): the
     # metrics read them as they are and accumulate in float64
-    x0 = _stacked([p.reference for p in preps], device)
-    y0 = x0 if identical else apply_tolerance(x0, _stacked([p.distorted for p in preps], device),
-                                              settings.tolerance, L)
+    x0 = _cropped(_stacked([p.reference for p in preps], device), settings.crop_border)
+    y0 = x0 if identical else _cropped(_stacked([p.distorted for p in preps], device), settings.crop_border)
+    y0 = y0 if identical else apply_tolerance(x0, y0, settings.tolerance, L)
     x = to_color(x0, settings.color, L, integer)
     y = x if identical else to_color(y0, settings.color, L, integer)
     h, w = x.shape[-2:]
     job = ScoreJob(x, y, x0, y0, L, frozenset(settings.metrics),
                    {k: getattr(settings, k) for k in METRIC_OPTIONS}, identical=identical, keep_map=keep_maps)
     out = [Scored(maps={} if keep_maps else None) for _ in range(n)]
+    other = _OtherProtocol(settings.protocol, x0, y0, L, settings.color, integer) \
+        if settings.protocol not in NATIVE_PROTOCOLS else None
 
     for name in settings.metrics:
         info = METRICS[name]
-        if min(h, w) < info.min_size:
-            reason = f"needs at least {info.min_size}x{info.min_size} px, image is {w}x{h}"
+        need = info.min_size
+        if other is not None and name in other.metrics:
+            need = other.min_side(name)
+        if need is None:
+            reason = f"protocol {settings.protocol} defines no {name}"
             values = None
+        elif min(h, w) < need:
+            reason = f"needs at least {need}x{need} px, image is {w}x{h}"
+            values = None
+        elif other is not None and name in other.metrics:
+            try:
+                values = {name: other.value(name)}
+            except ValueError as e:
+                reason, values = _reason(e), None
+            if other.note and values is not None:
+                for s in out:
+                    if other.note not in s.notes:
+                        s.notes.append(other.note)
         elif identical and info.identical is not None:
             values = {c: torch.full((1,), info.identical, dtype=torch.float64) for c in info.column_names}
         else:
             try:
                 values = _scorer(name)(job)
             except ValueError as e:  # a metric's own check: undefined for these images
-                reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-                values = None
+                reason, values = _reason(e), None
         for i, s in enumerate(out):
             if values is None:
                 s.failed[name] = reason

@@ -32,7 +32,7 @@ from conftest import distort, smooth_image, write_png
 REPO = Path(__file__).parents[1]
 CSV_HEADER = (
     "reference,distorted,status,width,height,channels,ssim,ms_ssim,mse,psnr,"
-    "tv_reference,tv_distorted,mix,error"
+    "tv_reference,tv_distorted,mix,protocol,crop_border,error"
 )
 PAIR_KEYS = {"reference", "distorted", "status", "width", "height", "channels", "data_range",
              "metrics", "warnings", "error"}

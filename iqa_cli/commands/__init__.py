@@ -24,6 +24,7 @@ from .check import check  # noqa: E402
 from .compare import compare  # noqa: E402
 from .guard import err  # noqa: E402
 from .list_metrics import metrics_cmd  # noqa: E402
+from .list_protocols import protocols_cmd  # noqa: E402
 from .options import CONTEXT  # noqa: E402
 from .startup import defer_gc  # noqa: E402
 
@@ -42,13 +43,14 @@ def main() -> None:
       iqa batch ref_dir out_dir --csv r.csv  every pair of two folders
       iqa check baseline/ output/            CI gate with thresholds and reports
       iqa metrics                            what each metric means
+      iqa protocols                          whose conventions --protocol reproduces
 
     Exit codes: 0 ok, 1 regression (size mismatch, failed gate), 2 error,
     3 nothing compared, 130 interrupted.
     """
 
 
-for command in (compare, batch, check, metrics_cmd):
+for command in (compare, batch, check, metrics_cmd, protocols_cmd):
     main.add_command(command)
 
 

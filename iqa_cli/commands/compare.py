@@ -28,6 +28,8 @@ def compare(reference: str, distorted: tuple[str, ...], fmt, output, csv_path, j
 
     if os.path.isdir(reference):
         raise UsageError(f"{reference}: is a directory (use `iqa batch REF_DIR DIST_DIR` for folders)")
+    if settings_kw["protocol"] == "all":
+        return _all_protocols(reference, distorted, fmt, output, csv_path, json_path, workers, device, settings_kw)
     settings = prepare_device(device, settings_kw)
     pairs = pair_files(reference, list(distorted))
     with Outputs(settings, fmt=fmt, output=output, csv_path=csv_path, json_path=json_path, quiet=quiet) as out:
@@ -37,3 +39,49 @@ def compare(reference: str, distorted: tuple[str, ...], fmt, output, csv_path, j
         out.finish(results, summary, worst=0)
     report_row_errors(results)
     return exit_code(r.status for r in results)
+
+
+def _all_protocols(reference, distorted, fmt, output, csv_path, json_path, workers, device, settings_kw) -> int:
+    """``--protocol all``: the same files under every protocol, one row each,
+    so the distance between the conventions is seen at once."""
+    import dataclasses
+
+    from ..metrics.protocols import PROTOCOLS
+    from ..pairing import pair_files
+    from ..report.json import to_json_text
+    from ..results import document
+
+    if output or csv_path or fmt not in (None, "table", "json") or (json_path not in (None, "-") and fmt == "json"):
+        raise UsageError("--protocol all prints a table, or JSON with --json [FILE]")
+    kw = dict(settings_kw)
+    if click.get_current_context().get_parameter_source("metrics").name == "DEFAULT":
+        kw["metrics"] = ("ssim", "ms_ssim", "mse", "psnr")  # what the protocols define
+    pairs = pair_files(reference, list(distorted))
+    docs, rows = [], []
+    for name in PROTOCOLS:
+        settings = prepare_device(device, {**kw, "protocol": name})
+        results = [r for r in run_pairs(pairs, settings, workers)]
+        docs.append(document(settings, results))
+        rows.extend((name, r) for r in results)
+    if json_path or fmt == "json":
+        text = to_json_text({"schema": "iqa/1", "protocols": docs})
+        if json_path and json_path != "-":
+            from ..atomic import atomic_write
+
+            with atomic_write(json_path) as fh:
+                fh.write(text + "\n")
+        else:
+            click.echo(text)
+    if not (fmt == "json" or json_path == "-"):
+        from rich.console import Console
+
+        from ..report.table import protocol_table
+
+        protocol_table(Console(), rows, dataclasses.replace(settings, protocol="all"))
+    return exit_code(r.status for _, r in rows)
+
+
+def run_pairs(pairs, settings, workers):
+    from ..runner import run
+
+    return run(pairs, settings, workers=workers)

@@ -65,12 +65,30 @@ def apply_options(fn: Callable, options: list[Callable]) -> Callable:
 CHECK_TOLERANCE = 2.0
 
 
+def _protocol_cb(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    from ..metrics.protocols import get_protocol
+
+    if value == "all" and ctx.info_name == "compare":
+        return value
+    try:
+        return get_protocol(value).name
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from None
+
+
 def metric_options(fn: Callable | None = None, *, tolerance: float = 0.0) -> Callable:
     """Options that change the numbers (shared by compare, batch and check);
     ``tolerance``: the command's default for ``--tolerance``."""
     if fn is None:
         return lambda f: metric_options(f, tolerance=tolerance)
     opts = [
+        click.option("--protocol", default="wang", show_default=True, callback=_protocol_cb, metavar="NAME",
+                     help="Whose conventions SSIM, MS-SSIM, MSE and PSNR follow: wang (Wang's scripts), matlab "
+                     "(ssim.m), basicsr, pyiqa, skimage, tf, pytorch-msssim, torchmetrics, piq; "
+                     "`iqa protocols` gives each definition (compare: `all` prints one row per protocol)."),
+        click.option("--crop-border", type=click.IntRange(min=0), default=0, show_default=True, metavar="N",
+                     help="Remove N pixels from each side of both images before everything else "
+                     "(BasicSR's crop_border; SR papers use the scale factor)."),
         click.option(
             "-m", "--metrics", "metrics", default=None, callback=_metrics_cb, metavar="LIST",
             help="Comma-separated metrics. Default: ssim, ms-ssim, mse, psnr, tv; `all` adds the mixed "
@@ -139,7 +157,10 @@ def output_options(fn: Callable) -> Callable:
 def build_settings(device: str, o: dict[str, Any]) -> Settings:
     """Settings from the parsed options (every Settings field but the device; other keys are ignored)."""
     names = [f.name for f in dataclasses.fields(Settings) if f.name != "device"]
-    return Settings(device=device, **{name: o[name] for name in names})
+    values = {name: o[name] for name in names}
+    if values["protocol"] == "matlab":  # ssim.m is Wang's script with its automatic downsampling
+        values["downsample"] = "matlab"
+    return Settings(device=device, **values)
 
 
 def asked_metrics(ctx: click.Context, settings: Settings) -> tuple[str, ...]:

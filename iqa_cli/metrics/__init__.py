@@ -13,6 +13,8 @@ One module per metric family:
 - :mod:`.registry` — name, direction and range of every metric (no torch import)
 
 Attributes are imported lazily so that importing the registry does not import torch.
+The public ``ssim`` and ``ms_ssim`` are ``iqa_cli.ssim`` / ``iqa_cli.ms_ssim``
+(here those names are the modules).
 """
 
 from __future__ import annotations
@@ -20,9 +22,7 @@ from __future__ import annotations
 import importlib
 
 _EXPORTS = {
-    "ssim": ".ssim",
     "ssim_maps": ".ssim",
-    "ms_ssim": ".ms_ssim",
     "mse": ".pixel",
     "psnr": ".pixel",
     "total_variation": ".tv",

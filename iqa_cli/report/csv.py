@@ -2,12 +2,13 @@
 
 The header is part of iqa's output contract (schema ``iqa/1``, see the README)::
 
-    reference,distorted,status,width,height,channels,ssim,ms_ssim,mse,psnr,tv_reference,tv_distorted,mix,error
+    reference,distorted,status,width,height,channels,ssim,ms_ssim,mse,psnr,tv_reference,tv_distorted,mix,protocol,crop_border,error
 
 whatever metrics were selected (a metric not computed is an empty cell), so a
 script can rely on the columns. When the local metrics (``ssim_min``,
 ``ssim_below``, ``diff_pixels``, ``diff_ratio``) are selected, their columns are
-inserted before ``error``, in registry order.
+inserted after ``mix``, in registry order. ``protocol`` and ``crop_border``
+say whose conventions the numbers follow.
 
 Cells: floats in full precision (``repr``, so ``float(cell)`` gives back the
 exact value), integers as integers, non-finite values as ``inf``/``-inf``/``nan``,
@@ -28,16 +29,18 @@ from ..results import PairResult, Settings
 CSV_COLUMNS: tuple[str, ...] = (
     "reference", "distorted", "status", "width", "height", "channels",
     "ssim", "ms_ssim", "mse", "psnr", "tv_reference", "tv_distorted", "mix",
-    "error",
+    "protocol", "crop_border", "error",
 )  # fmt: skip
 
 _FIXED = ("reference", "distorted", "status", "width", "height", "channels")
+_CONVENTION = ("protocol", "crop_border")  # whose numbers these are, on every row
 
 
 def csv_columns(settings: Settings) -> list[str]:
-    """Header for ``settings``: the contract columns plus selected local metrics."""
+    """Header for ``settings``: the contract columns, with the selected local
+    metrics after the contract's metric columns."""
     local = columns_for(tuple(m for m in settings.metrics if m in LOCAL_METRICS))
-    return [*CSV_COLUMNS[:-1], *local, CSV_COLUMNS[-1]]
+    return [*CSV_COLUMNS[:-3], *local, *CSV_COLUMNS[-3:]]
 
 
 class CsvWriter:
@@ -50,7 +53,7 @@ class CsvWriter:
         self.stream = stream
         self.settings = settings
         self.columns = csv_columns(settings)
-        self._metric_columns = [c for c in self.columns if c not in _FIXED and c != "error"]
+        self._metric_columns = [c for c in self.columns if c not in _FIXED + _CONVENTION and c != "error"]
         self._writer = csv.writer(stream, lineterminator="\n")
         self._header_written = False
 
@@ -71,6 +74,8 @@ class CsvWriter:
             cell(result.height),
             cell(result.channels),
             *(cell(result.metrics.get(c)) for c in self._metric_columns),
+            self.settings.protocol,
+            cell(self.settings.crop_border),
             cell(result.error),
         ]
 

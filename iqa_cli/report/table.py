@@ -296,3 +296,20 @@ def _render_worst(
         table.add_row(str(i), namer.cell(r, details=False), *cells)
     console.print()
     console.print(table)
+
+
+def protocol_table(console: Console, rows: Sequence[tuple[str, PairResult]], settings: Settings) -> None:
+    """``compare --protocol all``: one row per (distorted file, protocol)."""
+    uni = _unicode(console)
+    columns = settings.columns
+    table = _table(uni, title="iqa compare --protocol all",
+                   caption="each protocol's own conventions (iqa protocols); MSE on each protocol's scale")
+    table.add_column("pair", overflow="fold")
+    table.add_column("protocol", no_wrap=True)
+    _add_metric_columns(table, columns, settings)
+    for name, r in rows:
+        label = Text(os.path.basename(r.distorted or r.reference or "?"))
+        if r.status != PairStatus.OK and r.error:
+            label.append(f"\n{r.error}", style="red")
+        table.add_row(label, name, *_metric_cells(r, columns, uni))
+    console.print(table)

@@ -53,6 +53,11 @@ class Protocol:
         """Smallest image side the protocol accepts for ``ssim`` / ``ms_ssim`` (None: not defined)."""
         return dict(self.min_size)[metric]
 
+    @property
+    def converts_colour(self) -> bool:
+        """The protocol defines a conversion for --color y/gray (False: rgb only)."""
+        return self.name not in ("pytorch-msssim", "torchmetrics")
+
     def implementation(self):
         """The implementation module (imports torch)."""
         return importlib.import_module(self.module)
