@@ -12,11 +12,19 @@ own scale [0, L].
 MATLAB rounds the result back to the integer type for uint8/uint16 input;
 pass ``round=True`` to do the same (half away from zero; values are positive,
 so floor(v + 0.5)).
+
+The result is float64 for integer and float64 input and float32 for float32
+input (computed in float32). On the CPU, when no gradient is needed, the C
+extension computes the same expression from the stored samples (each
+product and sum rounded on its own, so the bits and every rounding tie are
+those of the torch expression) without float64 copies of the channels.
 """
 
 from __future__ import annotations
 
 import torch
+
+from . import _cpu
 
 Tensor = torch.Tensor
 
@@ -28,6 +36,8 @@ BT601_STUDIO = (65.481, 128.553, 24.966)
 def _weighted(x: Tensor, weights: tuple[float, float, float], offset: float, rnd: bool) -> Tensor:
     if x.dim() != 4 or x.shape[1] != 3:
         raise ValueError(f"expected an (N, 3, H, W) RGB tensor, got {tuple(x.shape)}")
+    if x.numel() and _cpu.usable(x):  # the C kernel reads the stored samples
+        return _cpu.luma(x, weights, offset, rnd)
     if not x.is_floating_point():
         x = x.to(torch.float64)
     y = weights[0] * x[:, 0:1] + weights[1] * x[:, 1:2] + weights[2] * x[:, 2:3]
