@@ -195,13 +195,24 @@ def decimate2(x: Tensor, y: Tensor, data_range: float) -> tuple[Tensor, Tensor]:
     return decimate(2, data_range, x, y)  # type: ignore[return-value]
 
 
-def luma(x: Tensor, weights: tuple[float, float, float], offset: float, rnd: bool) -> Tensor:
+_NP_INTEGER = {torch.uint8: np.uint8, getattr(torch, "uint16", None): np.uint16}
+
+
+def luma(
+    x: Tensor, weights: tuple[float, float, float], offset: float, rnd: bool, dtype: torch.dtype | None = None
+) -> Tensor:
     """``(w0·R + w1·G) + w2·B`` (``+ offset`` when not 0, ``floor(· + 0.5)``
     with ``rnd``) of an (N, 3, H, W) CPU tensor, as (N, 1, H, W): float32 for
     float32 samples (computed in float32, as torch does), else float64; the
-    same bits as the torch expression of :mod:`.color`."""
+    same bits as the torch expression of :mod:`.color`. With ``rnd``,
+    ``dtype`` torch.uint8 or torch.uint16 stores the result in that type,
+    saturated (NaN as 0)."""
     n, _, h, w = x.shape
-    out = np.empty((n, 1, h, w), dtype=np.float32 if x.dtype == torch.float32 else np.float64)
+    if dtype is not None:
+        kind = _NP_INTEGER[dtype]
+    else:
+        kind = np.float32 if x.dtype == torch.float32 else np.float64
+    out = np.empty((n, 1, h, w), dtype=kind)
     xd = x.detach()
     # each channel plane as its own 2-D array: channel views and expanded grey need no copy
     planes = [[np.ascontiguousarray(xd[i, k].numpy()) for k in range(3)] for i in range(n)]
