@@ -21,7 +21,7 @@ gives Wang's ``ssim.m`` (2009), which first low-passes and decimates by
 
 Kernels: on the CPU, when no gradient is needed, the C extension of
 ``_native.c`` (driven by :mod:`._cpu`) computes the terms below in float64
-straight from the stored samples (uint8, float32, float64); the torch kernels
+straight from the stored samples (uint8, uint16, float32, float64); the torch kernels
 of this module are the path for autograd, CUDA and ``precision="single"``,
 and the fallback without the extension. Both agree to ~1e-15.
 
