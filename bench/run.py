@@ -1,12 +1,14 @@
 #!/usr/bin/env python
 """iqa benchmark: SSIM / MS-SSIM speed and agreement against peer libraries,
-batch-vs-decode ratio, start-up times.
+luma SSIM with ssim.m's downsampling against blazediff-ssim, the
+memory-bound kernels (colour conversion, TV) against MSE, batch-vs-decode
+ratio, start-up times.
 
     python bench/run.py [--sizes 512,1024,2048] [--repeat N] [--pairs N] [--quick] [--json FILE]
 
 Installs nothing. Peers (pytorch-msssim, piq, scikit-image, torchmetrics,
-kornia) are used when they import; any that does not is listed as "not
-installed/unavailable". Every timing is a median over ``--repeat`` runs after
+kornia, blazediff-ssim) are used when they import; any that does not is
+listed as "not installed/unavailable". Every timing is a median over ``--repeat`` runs after
 one warm-up run, and the implementations of one size are timed round-robin
 (one run of each, then the next round) so that load from other processes
 affects them alike: compare ratios from the same run, not absolute times
@@ -71,7 +73,12 @@ PEERS = (
     ("scikit-image", "skimage.metrics", "scikit-image"),
     ("torchmetrics", "torchmetrics.functional.image", "torchmetrics"),
     ("kornia", "kornia.metrics", "kornia"),
+    ("blazediff-ssim", "blazediff_ssim", "blazediff-ssim"),
 )
+PEER_NOTES = {
+    "blazediff-ssim": "luma table only: compare_rgba(RGBA bytes, w, h), its rgb2gray luma in float (unrounded) and ssim.m-style "
+    "downsampling (even f: box one pixel off imfilter's anchor, floor(M/f) samples); single-threaded SIMD",
+}
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -255,6 +262,169 @@ def run_metrics(sizes: list[int], repeat: int, peers: dict[str, dict]) -> list[d
                     )
                 rows.append(row)
     return rows
+
+
+# ----------------------------------------------------------------------------- luma SSIM (ssim.m)
+
+
+def luma_fns(n: int, peers: dict[str, dict]) -> tuple[dict, dict, dict]:
+    """Luma SSIM with ssim.m's downsampling on the n×n pair, grey conversion
+    included: {name: callable}, {name: exact float64 value (torch path)}, notes."""
+    import iqa_cli
+    from iqa_cli.metrics.color import rgb_to_gray_matlab, rgb_to_y_bt601
+
+    a, b = test_pair(n)
+    L = 255.0
+    x8 = torch.from_numpy(a).permute(2, 0, 1)[None].contiguous()
+    y8 = torch.from_numpy(b).permute(2, 0, 1)[None].contiguous()
+    x64, y64 = x8.double(), y8.double()
+
+    def luma_ssim(conv: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, y: torch.Tensor) -> Callable:
+        return lambda: iqa_cli.ssim(conv(x), conv(y), L, downsample="matlab")[0]
+
+    u8 = torch.uint8
+    table = (  # name, conversion, input pair, note
+        ("iqa gray → uint8, uint8 RGB in", lambda t: rgb_to_gray_matlab(t, round=True, dtype=u8), x8, y8,
+         "rgb_to_gray_matlab(x, round=True, dtype=torch.uint8) (MATLAB rgb2gray of uint8) + ssim(downsample='matlab')"),
+        ("iqa gray → float64, uint8 RGB in", lambda t: rgb_to_gray_matlab(t, round=True), x8, y8,
+         "rgb_to_gray_matlab(x, round=True): the same values as float64, + ssim(downsample='matlab')"),
+        ("iqa gray, float64 RGB in", rgb_to_gray_matlab, x64, y64,
+         "rgb_to_gray_matlab(x) on float64 (unrounded) + ssim(downsample='matlab')"),
+        ("iqa y-bt601 → uint8, uint8 RGB in", lambda t: rgb_to_y_bt601(t, L, round=True, dtype=u8), x8, y8,
+         "rgb_to_y_bt601(x, 255, round=True, dtype=torch.uint8) (MATLAB rgb2ycbcr Y) + ssim(downsample='matlab')"),
+        ("iqa y-bt601 → float64, uint8 RGB in", lambda t: rgb_to_y_bt601(t, L, round=True), x8, y8,
+         "rgb_to_y_bt601(x, 255, round=True) as float64 + ssim(downsample='matlab')"),
+        ("iqa y-bt601, float64 RGB in", lambda t: rgb_to_y_bt601(t, L), x64, y64,
+         "rgb_to_y_bt601(x, 255) on float64 (unrounded) + ssim(downsample='matlab')"),
+    )
+    fns: dict[str, Callable[[], float]] = {name: luma_ssim(conv, x, y) for name, conv, x, y, _ in table}
+    notes = {name: note for name, _, _, _, note in table}
+    exact = {}
+    os.environ["IQA_NATIVE"] = "0"  # the torch float64 path: the definition the values are checked against
+    try:
+        for name, f in fns.items():
+            exact[name] = float(f())
+    finally:
+        os.environ.pop("IQA_NATIVE", None)
+    if peers.get("blazediff-ssim", {}).get("ok"):
+        bd = peers["blazediff-ssim"]["module"]
+        alpha = np.full((n, n, 1), 255, np.uint8)
+        ra = np.concatenate([a, alpha], axis=2).tobytes()
+        rb = np.concatenate([b, alpha], axis=2).tobytes()
+        fns["blazediff-ssim"] = lambda: bd.compare_rgba(ra, rb, n, n).score
+        notes["blazediff-ssim"] = "compare_rgba(RGBA8 bytes, n, n), metric ssim (its own luma and downsampling)"
+        exact["blazediff-ssim"] = exact["iqa gray, float64 RGB in"]  # its luma is unrounded rgb2gray
+    return fns, exact, notes
+
+
+def run_luma(sizes: list[int], repeat: int, peers: dict[str, dict]) -> list[dict]:
+    rows = []
+    for n in sizes:
+        fns, exact, notes = luma_fns(n, peers)
+        f = max(1, int(np.floor(n / 256 + 0.5)))
+        console.print(f"[dim]timing luma SSIM (ssim.m, f = {f}) {n}x{n}: {', '.join(fns)} ...[/dim]")
+        res = timed_round_robin(fns, repeat)
+        ref = res.get("blazediff-ssim", {}).get("median")
+        for impl, r in res.items():
+            row = {"impl": impl, "size": n, "f": f, "note": notes.get(impl, "")}
+            if "error" in r:
+                row["error"] = r["error"]
+            else:
+                med = r["median"]
+                row.update(median_ms=med * 1e3, times_ms=[t * 1e3 for t in r["times"]], mpix_s=n * n / med / 1e6,
+                           vs_blazediff=(ref / med) if ref else None, value=r["value"],
+                           abs_diff=abs(r["value"] - exact[impl]) if impl in exact else None)
+            rows.append(row)
+    return rows
+
+
+def print_luma(rows: list[dict]) -> None:
+    t = Table(title="Luma SSIM with ssim.m downsampling, RGB pair in, grey conversion included "
+                    "(× blazediff = blazediff time / row time: > 1 means faster; target ≥ 1.5)")
+    for col, just in (("implementation", "left"), ("size", "right"), ("f", "right"), ("median ms", "right"),
+                      ("Mpix/s", "right"), ("× blazediff", "right"), ("|Δ| vs float64 def.", "right")):
+        t.add_column(col, justify=just)  # type: ignore[arg-type]
+    last = None
+    for r in rows:
+        if last is not None and r["size"] != last:
+            t.add_section()
+        last = r["size"]
+        if "error" in r:
+            t.add_row(r["impl"], f"{r['size']}²", str(r["f"]), f"[red]error: {r['error']}[/red]", "", "", "")
+            continue
+        t.add_row(r["impl"], f"{r['size']}²", str(r["f"]), fmt(r["median_ms"], ".2f"), fmt(r["mpix_s"], ".1f"),
+                  fmt(r["vs_blazediff"], ".2f"), fmt(r["abs_diff"], ".1e"))
+    console.print(t)
+    console.print("[dim]|Δ| vs float64 def.: against iqa's torch float64 path (IQA_NATIVE=0) on the same input; for "
+                  "blazediff against unrounded rgb2gray luma (its documented anchor shift at even f is a "
+                  "convention difference, not noise)[/dim]")
+
+
+# ----------------------------------------------------------------------------- memory-bound kernels
+
+
+def memory_fns(n: int) -> dict[str, tuple[str, Callable[[], float]]]:
+    """Per-pair calls of the memory-bound kernels: {name: (dtype of the MSE row it is compared with, fn)}."""
+    import iqa_cli
+    from iqa_cli.metrics.color import rgb_to_gray_matlab, rgb_to_y_bt601
+
+    a, b = test_pair(n)
+    L = 255.0
+    x8 = torch.from_numpy(a).permute(2, 0, 1)[None].contiguous()
+    y8 = torch.from_numpy(b).permute(2, 0, 1)[None].contiguous()
+    x64, y64 = x8.double(), y8.double()
+
+    def pair(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, y: torch.Tensor) -> Callable[[], float]:
+        return lambda: float(fn(x).flatten()[0]) + float(fn(y).flatten()[0])
+
+    tv = lambda t: iqa_cli.total_variation(t, "l1", "mean", data_range=L)  # noqa: E731 - the runner's call
+    fns: dict[str, tuple[str, Callable[[], float]]] = {}
+    for dt, x, y in (("uint8", x8, y8), ("float64", x64, y64)):
+        fns[f"mse, {dt}"] = (dt, lambda x=x, y=y: float(iqa_cli.mse(x, y)[0]))
+        fns[f"tv l1 mean (both images), {dt}"] = (dt, pair(tv, x, y))
+        fns[f"tv l2_squared sum (both), {dt}"] = (dt, pair(lambda t: iqa_cli.total_variation(t, "l2_squared", data_range=L), x, y))
+        fns[f"rgb_to_gray_matlab round (both), {dt}"] = (dt, pair(lambda t: rgb_to_gray_matlab(t, round=True), x, y))
+        fns[f"rgb_to_y_bt601 round (both), {dt}"] = (dt, pair(lambda t: rgb_to_y_bt601(t, L, round=True), x, y))
+        fns[f"rgb_to_gray_matlab (both), {dt}"] = (dt, pair(rgb_to_gray_matlab, x, y))
+        fns[f"rgb_to_y_bt601 (both), {dt}"] = (dt, pair(lambda t: rgb_to_y_bt601(t, L), x, y))
+    return fns
+
+
+def run_memory(sizes: list[int], repeat: int) -> list[dict]:
+    rows = []
+    for n in sizes:
+        fns = memory_fns(n)
+        console.print(f"[dim]timing memory-bound kernels {n}x{n} RGB pair: {len(fns)} calls ...[/dim]")
+        res = timed_round_robin({k: f for k, (_, f) in fns.items()}, repeat)
+        for impl, r in res.items():
+            dt = fns[impl][0]
+            ref = res[f"mse, {dt}"].get("median")
+            row = {"impl": impl, "size": n, "dtype": dt}
+            if "error" in r:
+                row["error"] = r["error"]
+            else:
+                med = r["median"]
+                row.update(median_ms=med * 1e3, times_ms=[t * 1e3 for t in r["times"]],
+                           vs_mse=(med / ref) if ref else None)
+            rows.append(row)
+    return rows
+
+
+def print_memory(rows: list[dict]) -> None:
+    t = Table(title="Memory-bound kernels on an RGB pair (both images; ratio = time / MSE's time on the same "
+                    "pair and dtype: target ≤ 1)")
+    for col, just in (("call", "left"), ("size", "right"), ("median ms", "right"), ("/ MSE", "right")):
+        t.add_column(col, justify=just)  # type: ignore[arg-type]
+    last = None
+    for r in rows:
+        if last is not None and r["size"] != last:
+            t.add_section()
+        last = r["size"]
+        if "error" in r:
+            t.add_row(r["impl"], f"{r['size']}²", f"[red]error: {r['error']}[/red]", "")
+            continue
+        t.add_row(r["impl"], f"{r['size']}²", fmt(r["median_ms"], ".2f"), fmt(r["vs_mse"], ".2f"))
+    console.print(t)
 
 
 # ----------------------------------------------------------------------------- batch vs decode
@@ -518,7 +688,8 @@ def print_notes(peers: dict, notes: dict) -> None:
     t.add_column("configuration")
     t.add_row("iqa", _iqa_version(), "")
     for name, info in peers.items():
-        t.add_row(name, info["version"] if info["ok"] else f"[yellow]{info['reason']}[/yellow]", notes.get(name, ""))
+        t.add_row(name, info["version"] if info["ok"] else f"[yellow]{info['reason']}[/yellow]",
+                  notes.get(name, PEER_NOTES.get(name, "")))
     for k in ("iqa", "iqa (torch float64)", "iqa (torch float32)"):
         t.add_row(k, "", notes.get(k, ""))
     console.print(t)
@@ -579,6 +750,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's own)")
     ap.add_argument("--quick", action="store_true", help="small, fast run")
     ap.add_argument("--no-startup", action="store_true", help="skip the start-up timings")
+    ap.add_argument("--no-metrics", action="store_true", help="skip the RGB SSIM / MS-SSIM tables")
+    ap.add_argument("--no-luma", action="store_true", help="skip the luma SSIM (ssim.m) table against blazediff-ssim")
+    ap.add_argument("--no-memory", action="store_true", help="skip the memory-bound kernels (colour, TV vs MSE)")
     ap.add_argument("--omp-wait-policy", choices=["PASSIVE", "ACTIVE", "passive", "active", "unset"], default=None,
                     help="OMP_WAIT_POLICY for this run (default: PASSIVE unless already set, as the iqa CLI does; "
                          "'unset' leaves OpenMP's own default)")
@@ -612,11 +786,18 @@ def main(argv: list[str] | None = None) -> int:
     result: dict = {"env": env, "peers": {k: ({"version": v["version"]} if v["ok"] else {"unavailable": v["reason"]})
                                           for k, v in peers.items()}}
 
-    rows = run_metrics(sizes, repeat, peers)
-    result["metrics"] = rows
     _, _, notes = metric_fns(min(sizes), peers)
     print_notes(peers, notes)
-    print_metrics(rows)
+    if not args.no_metrics:
+        rows = run_metrics(sizes, repeat, peers)
+        result["metrics"] = rows
+        print_metrics(rows)
+    if not args.no_luma:
+        result["luma"] = run_luma(sizes, repeat, peers)
+        print_luma(result["luma"])
+    if not args.no_memory:
+        result["memory"] = run_memory(sizes, repeat)
+        print_memory(result["memory"])
 
     if n_pairs > 0:
         try:

@@ -1,4 +1,5 @@
-"""The native CPU path of SSIM, MS-SSIM and the zhao mixed loss.
+"""The native CPU path of SSIM, MS-SSIM, the zhao mixed loss, MSE, TV, the
+box decimations and the colour-to-luma conversions.
 
 The C extension ``_native`` (``_native.c``) computes, in float64, the sums of
 the SSIM terms over a range of output rows of one image plane, reading the
@@ -33,7 +34,8 @@ Tensor = torch.Tensor
 
 STRIP_ROWS = 64  # fewest output rows per work item (each item re-reads K - 1 rows)
 JOBS = 16  # work items per call, for up to ~8 threads
-_DTYPES = (torch.uint8, torch.float32, torch.float64)
+# torch.uint16 exists from torch 2.3 on (numpy views of it work; few torch ops do)
+_DTYPES = tuple(d for d in (torch.uint8, getattr(torch, "uint16", None), torch.float32, torch.float64) if d is not None)
 TRIM = 1e-18  # window taps below TRIM x the centre tap are dropped (zhao's small-sigma windows)
 
 _pools: dict[int, ThreadPoolExecutor] = {}  # helpers per worker count, kept for the process
@@ -169,18 +171,57 @@ def mean_ssim_cs(
     return as_t(mean_s), as_t(mean_cs), (torch.from_numpy(smap).view(n, c, ho, wo) if smap is not None else None)
 
 
+def decimate(f: int, data_range: float, *images: Tensor) -> tuple[Tensor, ...]:
+    """``ssim.m``'s box low-pass and decimation by ``f`` (``msssim.m``'s for
+    f = 2) of one or two (N, C, H, W) images, divided by ``data_range``:
+    float64 (N, C, ⌈H/f⌉, ⌈W/f⌉) each, bit-identical to
+    :func:`~._filters.matlab_box_decimate` of ``x.double() / data_range``."""
+    n, c, h, w = images[0].shape
+    ps = [_planes(t) for t in images]
+    outs = [np.empty((n * c, -(-h // f), -(-w // f))) for _ in images]
+    L = float(data_range)
+    pairs = [(ps[0][p], ps[1][p] if len(ps) > 1 else None, outs[0][p], outs[1][p] if len(ps) > 1 else None)
+             for p in range(n * c)]
+    items = [(p, i0, i1) for p in range(n * c) for i0, i1 in _strips(outs[0].shape[1], n * c)]
+    _run([lambda p=p, i0=i0, i1=i1: _native.decimate(pairs[p][0], pairs[p][1], L, f, pairs[p][2], pairs[p][3], i0, i1)
+          for p, i0, i1 in items])
+    return tuple(torch.from_numpy(o).view(n, c, *o.shape[1:]) for o in outs)
+
+
 def decimate2(x: Tensor, y: Tensor, data_range: float) -> tuple[Tensor, Tensor]:
     """msssim.m's 2×2 box decimation of both images, divided by ``data_range``:
     float64 (N, C, ⌈H/2⌉, ⌈W/2⌉), bit-identical to
     :func:`~._filters.matlab_box_decimate` of ``x.double() / data_range``."""
-    n, c, h, w = x.shape
-    xp, yp = _planes(x), _planes(y)
-    ox = np.empty((n * c, (h + 1) // 2, (w + 1) // 2))
-    oy = np.empty_like(ox)
-    L = float(data_range)
-    items = [(p, i0, i1) for p in range(n * c) for i0, i1 in _strips(ox.shape[1], n * c)]
-    _run([lambda p=p, i0=i0, i1=i1: _native.decimate2(xp[p], yp[p], L, ox[p], oy[p], i0, i1) for p, i0, i1 in items])
-    return torch.from_numpy(ox).view(n, c, *ox.shape[1:]), torch.from_numpy(oy).view(n, c, *oy.shape[1:])
+    return decimate(2, data_range, x, y)  # type: ignore[return-value]
+
+
+_NP_INTEGER = {torch.uint8: np.uint8, getattr(torch, "uint16", None): np.uint16}
+
+
+def luma(
+    x: Tensor, weights: tuple[float, float, float], offset: float, rnd: bool, dtype: torch.dtype | None = None
+) -> Tensor:
+    """``(w0·R + w1·G) + w2·B`` (``+ offset`` when not 0, ``floor(· + 0.5)``
+    with ``rnd``) of an (N, 3, H, W) CPU tensor, as (N, 1, H, W): float32 for
+    float32 samples (computed in float32, as torch does), else float64; the
+    same bits as the torch expression of :mod:`.color`. With ``rnd``,
+    ``dtype`` torch.uint8 or torch.uint16 stores the result in that type,
+    saturated (NaN as 0)."""
+    n, _, h, w = x.shape
+    if dtype is not None:
+        kind = _NP_INTEGER[dtype]
+    else:
+        kind = np.float32 if x.dtype == torch.float32 else np.float64
+    out = np.empty((n, 1, h, w), dtype=kind)
+    xd = x.detach()
+    # each channel plane as its own 2-D array: channel views and expanded grey need no copy
+    planes = [[np.ascontiguousarray(xd[i, k].numpy()) for k in range(3)] for i in range(n)]
+    w0, w1, w2 = (float(v) for v in weights)
+    off = float(offset)
+    items = [(i, r0, r1) for i in range(n) for r0, r1 in _strips(h, n)]
+    _run([lambda i=i, r0=r0, r1=r1: _native.luma(*planes[i], out[i, 0], w0, w1, w2, off, rnd, r0, r1)
+          for i, r0, r1 in items])
+    return torch.from_numpy(out)
 
 
 def zhao_mean(

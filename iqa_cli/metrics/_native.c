@@ -1,7 +1,7 @@
 /*
- * iqa_cli.metrics._native: the CPU kernels of SSIM, MS-SSIM (and its 2x2
- * decimation), the zhao mixed loss, MSE and TV, in float64, streaming row by
- * row.
+ * iqa_cli.metrics._native: the CPU kernels of SSIM, MS-SSIM, the box
+ * decimations of ssim.m and msssim.m, the zhao mixed loss, MSE, TV and the
+ * colour-to-luma conversions, in float64, streaming row by row.
  *
  * Optional: when this extension is not built (no C compiler), iqa uses the
  * torch kernels of ssim.py, which give the same numbers to ~1e-15. The torch
@@ -72,7 +72,6 @@ typedef struct {
     int dt;
     Py_ssize_t h, w, esize;
     double L, inv;   /* the data range and 1/L */
-    double u8[256];  /* uint8 data: v / L for every value v (the division's own bits) */
 } planes_t;
 
 /* One ring row for columns c0 .. c0+n-1 of input row r: the planes
@@ -393,11 +392,11 @@ IQA_HOT static void zhao_rows(const planes_t *P, const double *const *gs, const 
 }
 
 /* ------------------------------------------------------------------------ */
-/* Whole rows as doubles: the 2x2 decimation of MS-SSIM, MSE and TV          */
+/* Whole rows as doubles: the box decimations, MSE and TV                    */
 
-/* Row r of a plane as doubles, divided by L (a division, as torch's x / L;
- * uint8 data by L = P->L read the quotients from P->u8, and L = 1 is exact
- * without dividing). */
+/* Row r of a plane as doubles, divided by L (a division, as torch's x / L,
+ * vectorised for every type: for uint8 it beat a table of the 256 quotients;
+ * L = 1 is exact without dividing). */
 #define ROW_TO_DOUBLE(T)                                                                  \
     do {                                                                                  \
         const T *restrict a = (const T *)base + r * w;                                    \
@@ -409,11 +408,6 @@ IQA_HOT static void zhao_rows(const planes_t *P, const double *const *gs, const 
 
 INLINE void row_to_double(const planes_t *P, const char *base, Py_ssize_t r, double L, double *restrict out) {
     const Py_ssize_t w = P->w;
-    if (P->dt == DT_U8 && L == P->L) {
-        const uint8_t *restrict a = (const uint8_t *)base + r * w;
-        for (Py_ssize_t j = 0; j < w; j++) out[j] = P->u8[a[j]];
-        return;
-    }
     switch (P->dt) {
     case DT_U8: ROW_TO_DOUBLE(uint8_t); break;
     case DT_U16: ROW_TO_DOUBLE(uint16_t); break;
@@ -422,21 +416,83 @@ INLINE void row_to_double(const planes_t *P, const char *base, Py_ssize_t r, dou
     }
 }
 
-/* MATLAB 2x2 box decimation (msssim.m): out[i][j] = mean of rows 2i, 2i+1 and
- * columns 2j, 2j+1 (the last row/column repeated for odd sizes), of x / L.
- * The sum is taken as ((x00 + x01) + x10) + x11 and then divided by 4, the
- * order of torch's avg_pool2d, so both paths give identical bits. Output rows
- * i0 .. i1-1; buf: 2W + 2 PAD doubles. */
-IQA_HOT static void decimate2(const planes_t *P, const char *base, double *out, Py_ssize_t i0, Py_ssize_t i1,
-                              double *buf) {
-    const Py_ssize_t h = P->h, w = P->w, wo = (w + 1) / 2, pairs = w / 2;
-    double *ra = buf, *rb = buf + w + PAD;
+/* The box low-pass and decimation by f of ssim.m (imfilter with ones(f)/f^2,
+ * 'symmetric', 'same', then every f-th sample from the first) and, for f = 2,
+ * of msssim.m, of x / L: output sample (i, j) is the mean of input rows and
+ * columns i*f - pre .. i*f - pre + f - 1, pre = floor((f+1)/2) - 1 (imfilter's
+ * anchor), mirrored at the borders including the edge sample (-1 -> 0,
+ * H -> H-1); ceil(H/f) x ceil(W/f) samples. Each sum runs from 0 over the
+ * rows, left to right within a row, and is then divided by f*f: the order of
+ * torch's avg_pool2d (and of the strided adds of _filters._box_pool), so both
+ * paths give identical bits. For f = 2 and multiples of 4, four output
+ * columns are summed in the lanes of one vector (their samples transposed
+ * into the lanes with shuffles, the adds in the same order); other factors,
+ * and the last columns, sum one output at a time. Output rows i0 .. i1-1;
+ * buf: f (W + f + PAD) doubles (the f padded input rows of one output row). */
+#if defined(__clang__) || __GNUC__ >= 12
+#define SHUF(a, b, i, j, k, l) __builtin_shufflevector(a, b, i, j, k, l)
+#else
+#define SHUF(a, b, i, j, k, l) __builtin_shuffle(a, b, (v4i){i, j, k, l})
+#endif
+
+/* acc += the four columns of the 4 x 4 block with rows a, b, c, d, left to right */
+INLINE v4 add_columns(v4 acc, v4 a, v4 b, v4 c, v4 d) {
+    const v4 t0 = SHUF(a, b, 0, 4, 2, 6), t1 = SHUF(a, b, 1, 5, 3, 7);
+    const v4 t2 = SHUF(c, d, 0, 4, 2, 6), t3 = SHUF(c, d, 1, 5, 3, 7);
+    acc += SHUF(t0, t2, 0, 1, 4, 5);
+    acc += SHUF(t1, t3, 0, 1, 4, 5);
+    acc += SHUF(t0, t2, 2, 3, 6, 7);
+    acc += SHUF(t1, t3, 2, 3, 6, 7);
+    return acc;
+}
+
+IQA_HOT static void decimate_rows(const planes_t *P, const char *base, int f, double *out, Py_ssize_t i0,
+                                  Py_ssize_t i1, double *buf) {
+    const Py_ssize_t h = P->h, w = P->w, wo = (w + f - 1) / f, stride = w + f + PAD;
+    const int pre = (f + 1) / 2 - 1, post = f - 1 - pre;
+    const double area = (double)f * (double)f;
+    const v4 A = splat(area);
     for (Py_ssize_t i = i0; i < i1; i++) {
-        row_to_double(P, base, 2 * i, P->L, ra);
-        row_to_double(P, base, 2 * i + 1 < h ? 2 * i + 1 : h - 1, P->L, rb);
+        for (int k = 0; k < f; k++) { /* the padded input rows: pre + W + post samples each */
+            double *row = buf + k * stride;
+            Py_ssize_t r = i * f - pre + k;
+            r = r < 0 ? -r - 1 : (r >= h ? 2 * h - 1 - r : r);
+            row_to_double(P, base, r, P->L, row + pre);
+            for (int t = 0; t < pre; t++) row[pre - 1 - t] = row[pre + t];
+            for (int t = 0; t < post; t++) row[pre + w + t] = row[pre + w - 1 - t];
+        }
         double *o = out + i * wo;
-        for (Py_ssize_t j = 0; j < pairs; j++) o[j] = (((ra[2 * j] + ra[2 * j + 1]) + rb[2 * j]) + rb[2 * j + 1]) / 4;
-        if (w & 1) o[pairs] = (((ra[w - 1] + ra[w - 1]) + rb[w - 1]) + rb[w - 1]) / 4;
+        Py_ssize_t j = 0;
+        if (f == 2) {
+            for (; j + 4 <= wo; j += 4) { /* lanes hold columns j, j+2, j+1, j+3 until the store */
+                v4 acc = {0};
+                for (int k = 0; k < 2; k++) {
+                    const double *p = buf + k * stride + 2 * j;
+                    const v4 a = ld(p), b = ld(p + 4);
+                    acc += SHUF(a, b, 0, 4, 2, 6);
+                    acc += SHUF(a, b, 1, 5, 3, 7);
+                }
+                st(o + j, SHUF(acc, acc, 0, 2, 1, 3) / A);
+            }
+        } else if (f % 4 == 0) {
+            for (; j + 4 <= wo; j += 4) {
+                v4 acc = {0};
+                for (int k = 0; k < f; k++)
+                    for (int m = 0; m < f; m += 4) {
+                        const double *p = buf + k * stride + j * f + m;
+                        acc = add_columns(acc, ld(p), ld(p + f), ld(p + 2 * f), ld(p + 3 * f));
+                    }
+                st(o + j, acc / A);
+            }
+        }
+        for (; j < wo; j++) {
+            double s = 0.0;
+            for (int k = 0; k < f; k++) {
+                const double *p = buf + k * stride + j * f;
+                for (int c = 0; c < f; c++) s += p[c];
+            }
+            o[j] = s / area;
+        }
     }
 }
 
@@ -458,42 +514,202 @@ IQA_HOT static double sq_diff_rows(const planes_t *P, Py_ssize_t r0, Py_ssize_t 
     return hsum(acc) + tail;
 }
 
-/* TV sums of x / L over rows r0 .. r1-1: vertical differences x[i+1] - x[i]
- * for i < min(r1, H-1), horizontal ones within the rows; |d| (l1) or d^2.
- * buf: 2W + 2 PAD doubles. */
-IQA_HOT static void tv_rows(const planes_t *P, Py_ssize_t r0, Py_ssize_t r1, int sq, double *buf, double out[2]) {
-    const Py_ssize_t w = P->w, h = P->h, w4 = w / 4 * 4, wd4 = (w - 1) / 4 * 4;
-    double *cur = buf, *nxt = buf + w + PAD;
-    v4 ah = {0}, aw = {0};
-    double th = 0, tw = 0;
-    row_to_double(P, P->x, r0, P->L, cur);
-    for (Py_ssize_t i = r0; i < r1; i++) {
-        for (Py_ssize_t j = 0; j < wd4; j += 4) {
-            const v4 d = ld(cur + j + 1) - ld(cur + j);
-            aw += sq ? d * d : vabs(d);
+/* Row r of x / L as doubles: float64 samples with L = 1 are read in place,
+ * anything else is converted into buf. */
+INLINE const double *row_of(const planes_t *P, Py_ssize_t r, double *buf) {
+    if (P->dt == DT_F64 && P->L == 1.0) return (const double *)P->x + r * P->w;
+    row_to_double(P, P->x, r, P->L, buf);
+    return buf;
+}
+
+INLINE v4 tv_term(v4 d, int sq) { return sq ? d * d : vabs(d); }
+INLINE double tv_term1(double d, int sq) { return sq ? d * d : fabs(d); }
+
+/* One row's TV terms: horizontal differences of cur, and vertical ones
+ * nxt - cur when nxt. One pass over both (each row is read once per
+ * direction from L1), two accumulators per direction (the add latency, not
+ * the loads, bounded the single-accumulator loop). */
+INLINE void tv_row(const double *cur, const double *nxt, Py_ssize_t w, int sq, v4 acc[4], double tail[2]) {
+    const Py_ssize_t wd8 = (w - 1) / 8 * 8, w4 = w / 4 * 4;
+    Py_ssize_t j = 0;
+    if (nxt) {
+        for (; j < wd8; j += 8) {
+            const v4 c0 = ld(cur + j), c1 = ld(cur + j + 4);
+            acc[0] += tv_term(ld(cur + j + 1) - c0, sq);
+            acc[1] += tv_term(ld(cur + j + 5) - c1, sq);
+            acc[2] += tv_term(ld(nxt + j) - c0, sq);
+            acc[3] += tv_term(ld(nxt + j + 4) - c1, sq);
         }
-        for (Py_ssize_t j = wd4; j + 1 < w; j++) {
-            const double d = cur[j + 1] - cur[j];
-            tw += sq ? d * d : fabs(d);
-        }
-        if (i + 1 < h) {
-            row_to_double(P, P->x, i + 1, P->L, nxt);
-            for (Py_ssize_t j = 0; j < w4; j += 4) {
-                const v4 d = ld(nxt + j) - ld(cur + j);
-                ah += sq ? d * d : vabs(d);
-            }
-            for (Py_ssize_t j = w4; j < w; j++) {
-                const double d = nxt[j] - cur[j];
-                th += sq ? d * d : fabs(d);
-            }
-            double *t = cur;
-            cur = nxt;
-            nxt = t;
+        for (Py_ssize_t k = j; k + 4 <= w4; k += 4) acc[2] += tv_term(ld(nxt + k) - ld(cur + k), sq);
+        for (Py_ssize_t k = w4; k < w; k++) tail[0] += tv_term1(nxt[k] - cur[k], sq);
+    } else {
+        for (; j < wd8; j += 8) {
+            acc[0] += tv_term(ld(cur + j + 1) - ld(cur + j), sq);
+            acc[1] += tv_term(ld(cur + j + 5) - ld(cur + j + 4), sq);
         }
     }
-    out[0] = hsum(ah) + th;
-    out[1] = hsum(aw) + tw;
+    for (; j + 1 < w; j++) tail[1] += tv_term1(cur[j + 1] - cur[j], sq);
 }
+
+/* TV sums of x / L over rows r0 .. r1-1: vertical differences x[i+1] - x[i]
+ * for i < min(r1, H-1), horizontal ones within the rows; |d| (l1) or d^2.
+ * The order of the sums depends only on W and the rows, so float64 data
+ * already divided by L give the same bits as the stored samples with L.
+ * buf: 2W + 2 PAD doubles. */
+INLINE void tv_rows_sq(const planes_t *P, Py_ssize_t r0, Py_ssize_t r1, const int sq, double *buf, double out[2]) {
+    const Py_ssize_t w = P->w, h = P->h;
+    double *spare[2] = {buf, buf + w + PAD};
+    v4 acc[4] = {{0}, {0}, {0}, {0}};
+    double tail[2] = {0, 0};
+    int s = 0;
+    const double *cur = row_of(P, r0, spare[s]);
+    for (Py_ssize_t i = r0; i < r1; i++) {
+        const double *nxt = NULL;
+        if (i + 1 < h) {
+            s ^= 1;
+            nxt = row_of(P, i + 1, spare[s]);
+        }
+        tv_row(cur, nxt, w, sq, acc, tail);
+        cur = nxt;
+    }
+    out[0] = (hsum(acc[2]) + hsum(acc[3])) + tail[0];
+    out[1] = (hsum(acc[0]) + hsum(acc[1])) + tail[1];
+}
+
+IQA_HOT static void tv_rows(const planes_t *P, Py_ssize_t r0, Py_ssize_t r1, int sq, double *buf, double out[2]) {
+    if (sq)
+        tv_rows_sq(P, r0, r1, 1, buf, out);
+    else
+        tv_rows_sq(P, r0, r1, 0, buf, out);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Colour to luma                                                            */
+
+/* MATLAB rgb2gray / rgb2ycbcr luma as iqa's torch code computes it:
+ * y = (w0*R + w1*G) + w2*B, then y + off, then floor(y + 0.5) when rounding
+ * (half away from zero for the non-negative values of integer images).
+ * Every product and sum is rounded on its own (no fused multiply-add in this
+ * section), so the bits equal the torch path's and a rounding tie falls on
+ * the same side. Integer and float64 samples are computed in float64;
+ * float32 samples in float32 with the weights rounded to float32, as torch
+ * multiplies a float32 tensor by a Python float. The result is stored as
+ * float64 (float32 for float32 samples) or, rounded, as uint8 / uint16
+ * saturated to the type's range (NaN to 0), as MATLAB converts. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=off", "no-trapping-math")
+#endif
+#ifdef __clang__
+#define NO_CONTRACT _Pragma("clang fp contract(off)")
+#else
+#define NO_CONTRACT
+#endif
+
+typedef struct {
+    const char *c[3];
+    char *out;
+    int dt, odt; /* sample and result types (DT_*) */
+    Py_ssize_t w;
+    double wt[3], off;
+} luma_t;
+
+/* T: sample type, U: compute type, O: result type, HI: its largest value when integer (0: float) */
+#define LUMA_ROW(T, U, O, FLOOR, HI)                                                      \
+    do {                                                                                  \
+        const T *restrict a = (const T *)L->c[0] + i * w, *restrict b = (const T *)L->c[1] + i * w; \
+        const T *restrict c = (const T *)L->c[2] + i * w;                                 \
+        O *restrict o = (O *)L->out + i * w;                                              \
+        const U w0 = (U)L->wt[0], w1 = (U)L->wt[1], w2 = (U)L->wt[2], off = (U)L->off;    \
+        for (Py_ssize_t j = j0; j < w; j++) {                                             \
+            U v = w0 * (U)a[j] + w1 * (U)b[j];                                            \
+            v = v + w2 * (U)c[j];                                                         \
+            if (has_off) v = v + off;                                                     \
+            if (rnd) v = FLOOR(v + (U)0.5);                                               \
+            if (HI) { /* NaN and negatives to 0 first, then the top: max/min instructions */ \
+                v = v > 0 ? v : (U)0;                                                     \
+                v = v < (U)(HI) ? v : (U)(HI);                                            \
+                o[j] = (O)(int32_t)v;                                                     \
+            } else                                                                        \
+                o[j] = (O)v;                                                              \
+        }                                                                                 \
+    } while (0)
+
+#define LUMA_OUT(T, U, FLOOR)                                                             \
+    do {                                                                                  \
+        if (L->odt == DT_U8) LUMA_ROW(T, U, uint8_t, FLOOR, 255);                         \
+        else if (L->odt == DT_U16) LUMA_ROW(T, U, uint16_t, FLOOR, 65535);                \
+        else LUMA_ROW(T, U, U, FLOOR, 0);                                                 \
+    } while (0)
+
+#define LUMA_CHUNK 512
+
+/* uint8 samples: the row converted to doubles in L1-sized chunks, the same
+ * operations as LUMA_ROW on them, then the result stored. Simple loops the
+ * compiler vectorises 4 lanes wide: the direct loop, vectorised 32 bytes
+ * wide, spent half its time in byte shuffles. Returns W (every column done). */
+INLINE Py_ssize_t luma_row_u8(const luma_t *L, Py_ssize_t i, const int has_off, const int rnd) {
+    NO_CONTRACT
+    const Py_ssize_t w = L->w;
+    double buf[4][LUMA_CHUNK];
+    const double w0 = L->wt[0], w1 = L->wt[1], w2 = L->wt[2], off = L->off;
+    for (Py_ssize_t j0 = 0; j0 < w; j0 += LUMA_CHUNK) {
+        const Py_ssize_t n = w - j0 < LUMA_CHUNK ? w - j0 : LUMA_CHUNK;
+        for (int k = 0; k < 3; k++) {
+            const uint8_t *restrict src = (const uint8_t *)L->c[k] + i * w + j0;
+            double *restrict d = buf[k];
+            for (Py_ssize_t j = 0; j < n; j++) d[j] = (double)src[j];
+        }
+        double *restrict o = L->odt == DT_U8 ? buf[3] : (double *)L->out + i * w + j0;
+        for (Py_ssize_t j = 0; j < n; j++) {
+            double v = w0 * buf[0][j] + w1 * buf[1][j];
+            v = v + w2 * buf[2][j];
+            if (has_off) v = v + off;
+            if (rnd) v = floor(v + 0.5);
+            o[j] = v;
+        }
+        if (L->odt == DT_U8) {
+            uint8_t *restrict q = (uint8_t *)L->out + i * w + j0;
+            for (Py_ssize_t j = 0; j < n; j++) {
+                double v = o[j];
+                v = v > 0 ? v : 0.0; /* NaN and negatives to 0, then the top */
+                v = v < 255.0 ? v : 255.0;
+                q[j] = (uint8_t)(int32_t)v;
+            }
+        }
+    }
+    return w;
+}
+
+INLINE void luma_rows_of(const luma_t *L, Py_ssize_t r0, Py_ssize_t r1, const int has_off, const int rnd) {
+    NO_CONTRACT
+    const Py_ssize_t w = L->w;
+    for (Py_ssize_t i = r0; i < r1; i++) {
+        Py_ssize_t j0 = 0; /* LUMA_ROW starts here */
+        switch (L->dt) {
+        case DT_U8:
+            if (L->odt == DT_U8 || L->odt == DT_F64) j0 = luma_row_u8(L, i, has_off, rnd);
+            LUMA_OUT(uint8_t, double, floor);
+            break;
+        case DT_U16: LUMA_OUT(uint16_t, double, floor); break;
+        case DT_F32: LUMA_OUT(float, float, floorf); break;
+        default: LUMA_OUT(double, double, floor); break;
+        }
+    }
+}
+
+IQA_HOT static void luma_rows(const luma_t *L, Py_ssize_t r0, Py_ssize_t r1, int rnd) {
+    NO_CONTRACT
+    const int has_off = L->off != 0.0;
+    if (has_off && rnd) luma_rows_of(L, r0, r1, 1, 1);
+    else if (has_off) luma_rows_of(L, r0, r1, 1, 0);
+    else if (rnd) luma_rows_of(L, r0, r1, 0, 1);
+    else luma_rows_of(L, r0, r1, 0, 0);
+}
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC pop_options
+#endif
 
 /* ------------------------------------------------------------------------ */
 /* Python bindings                                                           */
@@ -534,8 +750,6 @@ static int get_planes(PyObject *xo, PyObject *yo, double L, Py_buffer *bx, Py_bu
         P->esize = bx->itemsize;
         P->L = L;
         P->inv = 1.0 / L;
-        if (dt == DT_U8)
-            for (int v = 0; v < 256; v++) P->u8[v] = (double)v / L;
         return 0;
     }
     PyBuffer_Release(bx);
@@ -682,43 +896,55 @@ done:
     return result;
 }
 
-PyDoc_STRVAR(decimate2_doc,
-             "decimate2(x, y, L, out_x, out_y, i0, i1)\n\n"
-             "msssim.m's 2x2 box low-pass and decimation of two planes, divided by L, into\n"
-             "float64 buffers of ceil(H/2) x ceil(W/2): output rows i0 .. i1-1.");
+PyDoc_STRVAR(decimate_doc,
+             "decimate(x, y, L, f, out_x, out_y, i0, i1)\n\n"
+             "ssim.m's (and for f = 2 msssim.m's) f x f box low-pass and decimation of two\n"
+             "planes (y and out_y None: x alone), divided by L, into float64 buffers of\n"
+             "ceil(H/f) x ceil(W/f): output rows i0 .. i1-1. Needs f - 1 - floor((f+1)/2 - 1)\n"
+             "<= min(H, W) (one mirror per border).");
 
-static PyObject *py_decimate2(PyObject *self, PyObject *args) {
+static PyObject *py_decimate(PyObject *self, PyObject *args) {
     PyObject *xo, *yo, *ox, *oy;
     double L;
+    int f;
     Py_ssize_t i0, i1;
-    if (!PyArg_ParseTuple(args, "OOdOOnn", &xo, &yo, &L, &ox, &oy, &i0, &i1)) return NULL;
+    if (!PyArg_ParseTuple(args, "OOdiOOnn", &xo, &yo, &L, &f, &ox, &oy, &i0, &i1)) return NULL;
+    const int two = yo != Py_None; /* y and out_y may both be None: x alone */
+    if (two != (oy != Py_None)) {
+        PyErr_SetString(PyExc_ValueError, "y and out_y must both be given or both be None");
+        return NULL;
+    }
     Py_buffer bx, by, bo[2];
     planes_t P;
-    if (get_planes(xo, yo, L, &bx, &by, &P) < 0) return NULL;
+    if (get_planes(xo, two ? yo : xo, L, &bx, &by, &P) < 0) return NULL;
     PyObject *outs[2] = {ox, oy}, *result = NULL;
     int got = 0;
     double *buf = NULL;
-    if (i0 < 0 || i1 > (P.h + 1) / 2 || i0 >= i1) {
+    if (f < 2 || f > 4096 || f - 1 - ((f + 1) / 2 - 1) > (P.h < P.w ? P.h : P.w)) {
+        PyErr_SetString(PyExc_ValueError, "decimation factor out of range for this image");
+        goto done;
+    }
+    const Py_ssize_t ho = (P.h + f - 1) / f, wo = (P.w + f - 1) / f;
+    if (i0 < 0 || i1 > ho || i0 >= i1) {
         PyErr_SetString(PyExc_ValueError, "rows out of range");
         goto done;
     }
-    const Py_ssize_t need = (Py_ssize_t)sizeof(double) * ((P.h + 1) / 2) * ((P.w + 1) / 2);
-    for (; got < 2; got++) {
+    for (; got < 1 + two; got++) {
         if (PyObject_GetBuffer(outs[got], &bo[got], PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE) < 0) goto done;
-        if (dtype_of(&bo[got]) != DT_F64 || bo[got].len != need) {
-            PyErr_SetString(PyExc_ValueError, "outputs must be writable float64 buffers of ceil(H/2) x ceil(W/2)");
+        if (dtype_of(&bo[got]) != DT_F64 || bo[got].len != (Py_ssize_t)sizeof(double) * ho * wo) {
+            PyErr_SetString(PyExc_ValueError, "outputs must be writable float64 buffers of ceil(H/f) x ceil(W/f)");
             got++;
             goto done;
         }
     }
-    buf = (double *)malloc(sizeof(double) * (size_t)(2 * (P.w + PAD)));
+    buf = (double *)malloc(sizeof(double) * (size_t)f * (size_t)(P.w + f + PAD));
     if (!buf) {
         PyErr_NoMemory();
         goto done;
     }
     Py_BEGIN_ALLOW_THREADS
-    decimate2(&P, P.x, (double *)bo[0].buf, i0, i1, buf);
-    decimate2(&P, P.y, (double *)bo[1].buf, i0, i1, buf);
+    decimate_rows(&P, P.x, f, (double *)bo[0].buf, i0, i1, buf);
+    if (two) decimate_rows(&P, P.y, f, (double *)bo[1].buf, i0, i1, buf);
     Py_END_ALLOW_THREADS
     result = Py_NewRef(Py_None);
 done:
@@ -726,6 +952,68 @@ done:
     for (int i = 0; i < got; i++) PyBuffer_Release(&bo[i]);
     PyBuffer_Release(&bx);
     PyBuffer_Release(&by);
+    return result;
+}
+
+PyDoc_STRVAR(luma_doc,
+             "luma(r, g, b, out, w0, w1, w2, offset, round, r0, r1)\n\n"
+             "Rows r0 .. r1-1 of out = (w0*r + w1*g) + w2*b (+ offset when it is not 0), then\n"
+             "floor(v + 0.5) with round; each operation rounded on its own, as torch computes it.\n"
+             "r, g, b: 2-D C-contiguous planes of one type (uint8, uint16, float32, float64);\n"
+             "out: a writable plane of their shape, float32 for float32 samples, else float64,\n"
+             "or with round uint8 / uint16 (saturated to the type's range, NaN to 0, as MATLAB).");
+
+static PyObject *py_luma(PyObject *self, PyObject *args) {
+    PyObject *co[3], *oo;
+    double wt[3], off;
+    int rnd;
+    Py_ssize_t r0, r1;
+    if (!PyArg_ParseTuple(args, "OOOOddddpnn", &co[0], &co[1], &co[2], &oo, &wt[0], &wt[1], &wt[2], &off, &rnd,
+                          &r0, &r1))
+        return NULL;
+    Py_buffer b[4];
+    int got = 0;
+    PyObject *result = NULL;
+    luma_t L;
+    for (; got < 4; got++)
+        if (PyObject_GetBuffer(got < 3 ? co[got] : oo, &b[got],
+                               PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (got == 3 ? PyBUF_WRITABLE : 0)) < 0)
+            goto done;
+    const int dt = dtype_of(&b[0]);
+    if (dt < 0 || dtype_of(&b[1]) != dt || dtype_of(&b[2]) != dt) {
+        PyErr_SetString(PyExc_TypeError, "r, g and b must all be uint8, uint16, float32 or float64");
+        goto done;
+    }
+    for (int i = 0; i < 4; i++)
+        if (b[i].ndim != 2 || b[i].shape[0] != b[0].shape[0] || b[i].shape[1] != b[0].shape[1]) {
+            PyErr_SetString(PyExc_ValueError, "r, g, b and out must be 2-D arrays of the same shape");
+            goto done;
+        }
+    const int odt = dtype_of(&b[3]);
+    if (!(odt == (dt == DT_F32 ? DT_F32 : DT_F64) || (rnd && (odt == DT_U8 || odt == DT_U16)))) {
+        PyErr_SetString(PyExc_TypeError, "out must be float32 for float32 samples, else float64, or with round "
+                                         "uint8 or uint16");
+        goto done;
+    }
+    if (r0 < 0 || r1 > b[0].shape[0] || r0 >= r1) {
+        PyErr_SetString(PyExc_ValueError, "rows out of range");
+        goto done;
+    }
+    for (int i = 0; i < 3; i++) {
+        L.c[i] = (const char *)b[i].buf;
+        L.wt[i] = wt[i];
+    }
+    L.out = (char *)b[3].buf;
+    L.dt = dt;
+    L.odt = odt;
+    L.w = b[0].shape[1];
+    L.off = off;
+    Py_BEGIN_ALLOW_THREADS
+    luma_rows(&L, r0, r1, rnd);
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_None);
+done:
+    for (int i = 0; i < got; i++) PyBuffer_Release(&b[i]);
     return result;
 }
 
@@ -799,7 +1087,8 @@ static PyObject *py_tv_sums(PyObject *self, PyObject *args) {
 static PyMethodDef methods[] = {
     {"ssim_sums", (PyCFunction)(void (*)(void))py_ssim_sums, METH_VARARGS | METH_KEYWORDS, ssim_sums_doc},
     {"zhao_sum", (PyCFunction)(void (*)(void))py_zhao_sum, METH_VARARGS | METH_KEYWORDS, zhao_sum_doc},
-    {"decimate2", py_decimate2, METH_VARARGS, decimate2_doc},
+    {"decimate", py_decimate, METH_VARARGS, decimate_doc},
+    {"luma", py_luma, METH_VARARGS, luma_doc},
     {"sq_diff_sum", py_sq_diff_sum, METH_VARARGS, sq_diff_sum_doc},
     {"tv_sums", py_tv_sums, METH_VARARGS, tv_sums_doc},
     {NULL, NULL, 0, NULL},

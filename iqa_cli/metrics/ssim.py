@@ -21,7 +21,7 @@ gives Wang's ``ssim.m`` (2009), which first low-passes and decimates by
 
 Kernels: on the CPU, when no gradient is needed, the C extension of
 ``_native.c`` (driven by :mod:`._cpu`) computes the terms below in float64
-straight from the stored samples (uint8, float32, float64); the torch kernels
+straight from the stored samples (uint8, uint16, float32, float64); the torch kernels
 of this module are the path for autograd, CUDA and ``precision="single"``,
 and the fallback without the extension. Both agree to ~1e-15.
 
@@ -47,7 +47,6 @@ from ._filters import (
     filter_valid,
     gaussian_window,
     matlab_box_decimate,
-    matlab_box_decimate_scaled,
     matlab_round,
     row_block,
     parallel_items,
@@ -570,8 +569,8 @@ def ssim(
         window = gaussian_window(window_size, sigma)
         f = matlab_downsample_factor(*x.shape[-2:]) if downsample == "matlab" else 1
         if f > 1:
-            # band by band: no float64 copy of the whole image (same numbers as the torch branch)
-            x, y = matlab_box_decimate_scaled(x, f, data_range), matlab_box_decimate_scaled(y, f, data_range)
+            # from the stored samples: no float64 copy of the whole image (the torch branch's bits)
+            x, y = _cpu.decimate(f, data_range, x, y)
             data_range = 1.0
         mean_s, _, smap = _cpu.mean_ssim_cs(x, y, data_range, window, k1, k2, keep_map=return_map)
         values = mean_s.mean(dim=1)
