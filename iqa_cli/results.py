@@ -39,6 +39,8 @@ class Settings:
     tolerance: float = 0.0  # per-sample differences up to this many 8-bit levels (x L/255) count as none
     protocol: str = "wang"  # whose conventions SSIM, MS-SSIM, MSE and PSNR follow (iqa protocols)
     crop_border: int = 0  # pixels removed from each side of both images before everything else
+    ignore: tuple[tuple[int, int, int, int], ...] = ()  # X, Y, W, H regions no metric sees
+    mask: str | None = None  # a mask image (non-zero = ignored), or a folder of them by pair name
 
     @property
     def columns(self) -> list[str]:
@@ -59,6 +61,10 @@ class Settings:
             out["bit_depth"] = self.bit_depth
         if self.tolerance:
             out["tolerance"] = self.tolerance
+        if self.ignore:
+            out["ignore"] = [list(r) for r in self.ignore]
+        if self.mask:
+            out["mask"] = self.mask
         for name in self.metrics:  # the options of the selected metrics, as the registry names them
             for key, attr in METRICS[name].options:
                 *parents, leaf = key.split(".")

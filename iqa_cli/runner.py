@@ -14,7 +14,7 @@ import filecmp
 import os
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 import torch
@@ -69,7 +69,42 @@ def _same_bytes(a: str, b: str) -> bool:
         return False
 
 
-def load_pair(pair: Pair, settings: Settings, *, keep_images: bool = False) -> Loaded:
+MaskSpec = tuple[tuple[tuple[int, int, int, int], ...], "str | None"]  # regions, mask image or folder
+
+
+def settings_mask(settings: Settings) -> Callable[[Pair], MaskSpec]:
+    """The ignore regions and mask of every pair, from the settings."""
+    return lambda pair: (settings.ignore, settings.mask)
+
+
+def mask_file(pair: Pair, where: str) -> str | None:
+    """The mask image for a pair: ``where`` itself, or in a folder the file at
+    the pair's relative path (any image extension under ``--match stem``)."""
+    if not os.path.isdir(where):
+        return where
+    base = os.path.join(where, *pair.key.split("/"))
+    if os.path.isfile(base):
+        return base
+    stem = os.path.splitext(base)[0]
+    for ext in (".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".jpg", ".jpeg"):
+        if os.path.isfile(stem + ext):
+            return stem + ext
+    return None
+
+
+def _ignore_mask(pair: Pair, spec: MaskSpec, height: int, width: int):
+    from .io.masks import combine, load_mask, regions_to_mask
+
+    regions, where = spec
+    parts = [regions_to_mask(regions, height, width)] if regions else []
+    path = mask_file(pair, where) if where else None
+    if path is not None:
+        parts.append(load_mask(path, height, width))
+    return combine(*parts)
+
+
+def load_pair(pair: Pair, settings: Settings, *, keep_images: bool = False,
+              masks: Callable[[Pair], MaskSpec] | None = None) -> Loaded:
     """Decode and align both images of a pair (thread-safe; no torch).
     ``keep_images``: keep the decoded files for a report (for a pair with one
     side missing, the side that exists, when it can be read)."""
@@ -93,6 +128,12 @@ def load_pair(pair: Pair, settings: Settings, *, keep_images: bool = False) -> L
         identical = _same_bytes(str(pair.reference), str(pair.distorted))
         dist: LoadedImage = ref if identical else load_image(pair.distorted, **kw)
         prepared = prepare_pair(ref, dist, alpha=settings.alpha)
+        spec = (masks or settings_mask(settings))(pair)
+        if spec[0] or spec[1]:
+            try:
+                prepared.ignore = _ignore_mask(pair, spec, prepared.height, prepared.width)
+            except ValueError as e:  # a region outside the image, a mask of another size
+                return Loaded(pair, error=IqaError(str(e)))
         integer = ref.pixels.dtype.kind in "ui" and dist.pixels.dtype.kind in "ui"
         return Loaded(pair, prepared, integer, identical, images=(ref, dist) if keep_images else None)
     except IqaError as e:
@@ -203,7 +244,7 @@ def score_loaded(loaded: Loaded, settings: Settings, device: torch.device, *, ke
 def _group_key(loaded: Loaded) -> tuple | None:
     """Pairs with equal keys can be scored as one batch; None: score alone."""
     p = loaded.prepared
-    if p is None or loaded.error is not None or loaded.identical:
+    if p is None or loaded.error is not None or loaded.identical or p.ignore is not None:
         return None
     return (p.reference.shape, p.reference.dtype.str, p.distorted.dtype.str, float(p.data_range), loaded.integer)
 
@@ -257,6 +298,7 @@ def run(
     keep_maps: bool = False,
     batch: int | None = None,
     required: Iterable[str] = (),
+    masks: Callable[[Pair], MaskSpec] | None = None,
 ) -> Iterator[PairResult]:
     """Score pairs in order: up to ``workers`` decode in threads ahead of the
     computation, which runs on ``device`` in the calling thread. Consecutive
@@ -267,7 +309,9 @@ def run(
     ``keep_maps``: each row also carries its SSIM map, changed-pixel mask
     and decoded images (``maps``, ``display``) for a report, so that no
     reporter decodes a file again. ``required``: metrics the caller asked for
-    by name; a pair for which one cannot be computed is an ``error`` row."""
+    by name; a pair for which one cannot be computed is an ``error`` row.
+    ``masks``: the ignore regions and mask image of each pair (default: the
+    settings' ``ignore`` and ``mask``)."""
     required = frozenset(required)
     device = device or resolve_device(settings.device)
     pairs = list(pairs)
@@ -279,7 +323,8 @@ def run(
 
         def loaded_at(k: int) -> Loaded:
             while len(futures) < len(pairs) and len(futures) < k + ahead:
-                futures.append(pool.submit(load_pair, pairs[len(futures)], settings, keep_images=keep_maps))
+                futures.append(pool.submit(load_pair, pairs[len(futures)], settings, keep_images=keep_maps,
+                                           masks=masks))
             f = futures[k]
             assert f is not None
             return f.result()

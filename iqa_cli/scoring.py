@@ -154,11 +154,20 @@ def score_stack(
     x = to_color(x0, settings.color, L, integer)
     y = x if identical else to_color(y0, settings.color, L, integer)
     h, w = x.shape[-2:]
+    ignore = None
+    if preps[0].ignore is not None:
+        if n > 1:
+            raise ValueError("score_stack: a masked pair is scored alone")
+        ignore = _cropped(torch.from_numpy(np.ascontiguousarray(preps[0].ignore)), settings.crop_border)
+        ignore = ignore.to(device)
     job = ScoreJob(x, y, x0, y0, L, frozenset(settings.metrics),
-                   {k: getattr(settings, k) for k in METRIC_OPTIONS}, identical=identical, keep_map=keep_maps)
+                   {k: getattr(settings, k) for k in METRIC_OPTIONS}, identical=identical, keep_map=keep_maps,
+                   ignore=ignore)
     out = [Scored(maps={} if keep_maps else None) for _ in range(n)]
     other = _OtherProtocol(settings.protocol, x0, y0, L, settings.color, integer) \
         if settings.protocol not in NATIVE_PROTOCOLS else None
+    if other is not None and ignore is not None:
+        raise ValueError(f"an ignore mask applies to iqa's own definitions, not to protocol {settings.protocol}")
 
     for name in settings.metrics:
         info = METRICS[name]
@@ -198,6 +207,12 @@ def score_stack(
             if name == "ms_ssim" and math.isnan(s.values["ms_ssim"]):
                 s.notes.append("ms_ssim: a scale has negative similarity (anti-correlated content): NaN as in msssim.m")
 
+    if ignore is not None:
+        share = float(ignore.double().mean()) * 100
+        windows = job.cache.get("windows")
+        used = f"; SSIM over {windows[0]} of {windows[1]} windows" if windows else ""
+        for s in out:
+            s.notes.append(f"ignore mask: {share:.1f}% of the pixels ignored{used}")
     if keep_maps:
         from .metrics.local import changed
         from .metrics.ms_ssim import ssim_and_map
@@ -209,4 +224,6 @@ def score_stack(
         mask = changed(job)
         for i, s in enumerate(out):
             s.maps["diff_mask"] = mask[i].cpu().numpy()
+            if ignore is not None:
+                s.maps["ignore"] = ignore.cpu().numpy()
     return out

@@ -17,7 +17,7 @@ from click.core import ParameterSource
 from ..errors import IqaError, UsageError
 from ..gate.config import Config, find_config
 from ..gate.gates import CONTEXT_METRICS, DEFAULT_GATES, parse_gates
-from ..gate.rows import ERROR_S, CheckRow, Rules, in_ci, verdict_line
+from ..gate.rows import ERROR_S, CheckRow, Override, Rules, in_ci, verdict_line
 from ..gate.update import apply_update, plan_update
 from ..pairing import Pair, compile_patterns, pair_folders
 from ..results import PairResult, summarize
@@ -232,8 +232,10 @@ def run_check(ctx: click.Context, kw: dict[str, Any]) -> int:
     if cfg.values.get("overrides"):
         for i, o in enumerate(cfg.values["overrides"]):
             src = f"{cfg.path}: overrides[{i}]"
-            overrides.append((compile_patterns(o["glob"], f"{src}.glob"), parse_gates(o["fail_if"], src)))
-    gate_metrics = [g.metric for g in gates] + [g.metric for _, gs in overrides for g in gs]
+            overrides.append(Override(compile_patterns(o["glob"], f"{src}.glob"),
+                                      parse_gates(o["fail_if"], src) if "fail_if" in o else None,
+                                      o.get("ignore", ()), o.get("mask")))
+    gate_metrics = [g.metric for g in gates] + [g.metric for o in overrides for g in (o.gates or ())]
     explicit_metrics = ctx.get_parameter_source("metrics") not in (ParameterSource.DEFAULT, None)
     base_metrics = tuple(kw["metrics"]) if explicit_metrics else CONTEXT_METRICS
     metrics = tuple(dict.fromkeys(list(base_metrics) + gate_metrics))
@@ -263,8 +265,9 @@ def run_check(ctx: click.Context, kw: dict[str, Any]) -> int:
 
     rules = Rules(gates, overrides, in_ci(), bool(kw["allow_new"]), settings.block, ref_root, dist_root)
     sink = _Sink(pairs, rules, RowPictures(thumbnails=bool(kw["html_dir"]), diffs_dir=kw["diffs_dir"]))
+    masks = (lambda pair: rules.mask_for(pair, settings.ignore, settings.mask)) if overrides else None
     score(pairs, settings, sink, workers=kw["workers"], progress=not (quiet or kw["no_progress"]),
-          keep_maps=True, required=tuple(dict.fromkeys(gate_metrics)))
+          keep_maps=True, required=tuple(dict.fromkeys(gate_metrics)), masks=masks)
     rows = sink.rows
 
     # --- update -----------------------------------------------------------
@@ -283,8 +286,10 @@ def run_check(ctx: click.Context, kw: dict[str, Any]) -> int:
     summary = summarize(sink.results, settings.columns)
     check_doc = {"verdict": verdict, "exit_code": int(code), "ci": rules.ci, "allow_new": rules.allow_new,
                  "config": cfg.path, "gates": [g.canonical() for g in gates],
-                 "overrides": [{"glob": [p.text for p in pats], "fail_if": [g.canonical() for g in gs]}
-                               for pats, gs in overrides],
+                 "overrides": [{"glob": [p.text for p in o.patterns],
+                                "fail_if": [g.canonical() for g in o.gates] if o.gates is not None else None,
+                                **({"ignore": [list(r) for r in o.ignore]} if o.ignore else {}),
+                                **({"mask": o.mask} if o.mask else {})} for o in overrides],
                  "pairs": [r.to_json() for r in rows], "changes": changes}
     if kw["json_path"]:
         from ..atomic import atomic_write

@@ -65,6 +65,15 @@ def apply_options(fn: Callable, options: list[Callable]) -> Callable:
 CHECK_TOLERANCE = 2.0
 
 
+def _regions_cb(ctx: click.Context, param: click.Parameter, value) -> tuple:
+    from ..io.masks import parse_region
+
+    try:
+        return tuple(parse_region(v) for v in value or ())
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from None
+
+
 def _protocol_cb(ctx: click.Context, param: click.Parameter, value: str) -> str:
     from ..metrics.protocols import get_protocol
 
@@ -86,6 +95,12 @@ def metric_options(fn: Callable | None = None, *, tolerance: float = 0.0) -> Cal
                      help="Whose conventions SSIM, MS-SSIM, MSE and PSNR follow: wang (Wang's scripts), matlab "
                      "(ssim.m), basicsr, pyiqa, skimage, tf, pytorch-msssim, torchmetrics, piq; "
                      "`iqa protocols` gives each definition (compare: `all` prints one row per protocol)."),
+        click.option("--ignore", "ignore", multiple=True, callback=_regions_cb, metavar="X,Y,W,H",
+                     help="Ignore a region (pixels of the reference, repeatable): no metric sees it; SSIM "
+                     "uses only windows wholly outside every region."),
+        click.option("--mask", type=click.Path(exists=True, readable=False), default=None, metavar="FILE|DIR",
+                     help="An ignore mask image the size of the pair (non-zero = ignored), or a folder of "
+                     "masks found by the pair's relative path."),
         click.option("--crop-border", type=click.IntRange(min=0), default=0, show_default=True, metavar="N",
                      help="Remove N pixels from each side of both images before everything else "
                      "(BasicSR's crop_border; SR papers use the scale factor)."),

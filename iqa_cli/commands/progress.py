@@ -11,7 +11,7 @@ from ..status import ExitCode
 
 
 def score(pairs: list, settings: Settings, outputs: Any, *, workers: int | None, progress: bool,
-          required: tuple[str, ...] = (),
+          required: tuple[str, ...] = (), masks: Any = None,
           keep_maps: bool = False) -> list[PairResult]:
     """Run the pairs with an optional progress bar on stderr; Ctrl-C keeps what was done."""
     from ..runner import run
@@ -30,7 +30,7 @@ def score(pairs: list, settings: Settings, outputs: Any, *, workers: int | None,
     try:
         if bar:
             bar.start()
-        for r in run(pairs, settings, workers=workers, keep_maps=keep_maps, required=required):
+        for r in run(pairs, settings, workers=workers, keep_maps=keep_maps, required=required, masks=masks):
             results.append(r)
             outputs.pair(r)
             if bar:

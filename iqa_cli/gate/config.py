@@ -18,10 +18,10 @@ from ..errors import UsageError
 #: keys of the check table; values are checked with the same rules as the options
 CONFIG_KEYS = (
     "fail_if", "metrics", "device", "color", "alpha", "downsample", "data_range", "bit_depth", "mix_variant",
-    "mix_alpha", "tv_reduction", "below", "pixel_tol", "block", "max_pixels", "tolerance", "protocol", "crop_border", "allow_new", "match", "include",
+    "mix_alpha", "tv_reduction", "below", "pixel_tol", "block", "max_pixels", "tolerance", "protocol", "crop_border", "ignore", "mask", "allow_new", "match", "include",
     "exclude", "overrides",
 )
-OVERRIDE_KEYS = ("glob", "fail_if")
+OVERRIDE_KEYS = ("glob", "fail_if", "ignore", "mask")
 
 
 def _toml_load(path: str) -> dict:
@@ -101,14 +101,37 @@ def _read_config(path: str, *, pyproject: bool, explicit: bool) -> Config:
         for i, o in enumerate(ovs):
             for k in o:
                 if k not in OVERRIDE_KEYS:
-                    raise UsageError(f"unknown key '{k}' in overrides[{i}] (known: glob, fail_if)", shown)
-            if "glob" not in o or "fail_if" not in o:
-                raise UsageError(f"overrides[{i}] needs both glob and fail_if", shown)
+                    raise UsageError(f"unknown key '{k}' in overrides[{i}] (known: {', '.join(OVERRIDE_KEYS)})", shown)
+            if "glob" not in o or not ({"fail_if", "ignore", "mask"} & set(o)):
+                raise UsageError(f"overrides[{i}] needs glob and at least one of fail_if, ignore, mask", shown)
             o["glob"] = _str_list(o["glob"], f"overrides[{i}].glob", shown)
-            o["fail_if"] = _str_list(o["fail_if"], f"overrides[{i}].fail_if", shown)
-            if not o["fail_if"]:
-                raise UsageError(f"overrides[{i}].fail_if is empty: give at least one gate", shown)
+            if "fail_if" in o:
+                o["fail_if"] = _str_list(o["fail_if"], f"overrides[{i}].fail_if", shown)
+                if not o["fail_if"]:
+                    raise UsageError(f"overrides[{i}].fail_if is empty: give at least one gate", shown)
+            if "ignore" in o:
+                o["ignore"] = regions(o["ignore"], f"overrides[{i}].ignore", shown)
+            if "mask" in o and not isinstance(o["mask"], str):
+                raise UsageError(f"overrides[{i}].mask must be a path (a string)", shown)
+    if "ignore" in values:
+        values["ignore"] = [",".join(map(str, r)) for r in regions(values["ignore"], "ignore", shown)]
     return Config(shown, values)
+
+
+def regions(v: Any, key: str, path: str) -> tuple[tuple[int, int, int, int], ...]:
+    """``[[x, y, w, h], ...]`` (or ``"x,y,w,h"`` strings) as region tuples."""
+    from ..io.masks import parse_region
+
+    items = v if isinstance(v, list) else [v]
+    if items and all(isinstance(n, int) for n in items) and len(items) == 4:
+        items = [items]  # one region written flat
+    out = []
+    for r in items:
+        try:
+            out.append(parse_region(r if isinstance(r, str) else ",".join(map(str, r))))
+        except (ValueError, TypeError) as e:
+            raise UsageError(f"{key}: {e}", path) from None
+    return tuple(out)
 
 
 def _str_list(v: Any, key: str, path: str) -> list[str]:

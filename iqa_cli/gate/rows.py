@@ -79,29 +79,47 @@ class CheckRow:
 
 
 
+@dataclass(frozen=True)
+class Override:
+    """A per-glob table of the config: its gates and/or ignore regions and mask."""
+
+    patterns: list[Pattern]
+    gates: list[Gate] | None = None
+    ignore: tuple[tuple[int, int, int, int], ...] = ()
+    mask: str | None = None
+
+
 @dataclass
 class Rules:
     """How results become rows: the gates, per-glob overrides, CI and NEW policy."""
 
     gates: list[Gate]
-    overrides: list[tuple[list[Pattern], list[Gate]]] = field(default_factory=list)
+    overrides: list[Override] = field(default_factory=list)
     ci: bool = False
     allow_new: bool = False
     block: int = 16  # ssim_min's block size, for the worst-block note
     ref_root: str | None = None
     dist_root: str | None = None
 
-    def gates_for(self, pair) -> list[Gate]:
+    def _matching(self, pair) -> list[Override]:
         if not self.overrides:
-            return self.gates
+            return []
         names = {pair.key}
         for p, root in ((pair.reference, self.ref_root), (pair.distorted, self.dist_root)):
             if p is not None:
                 names.add(Path(os.path.relpath(p, root)).as_posix() if root else Path(p).name)
-        for pats, gates in self.overrides:
-            if any(covered(pats, n) for n in names):
-                return gates
-        return self.gates
+        return [o for o in self.overrides if any(covered(o.patterns, n) for n in names)]
+
+    def gates_for(self, pair) -> list[Gate]:
+        """The gates of the first matching override that has some, else the gates."""
+        return next((o.gates for o in self._matching(pair) if o.gates is not None), self.gates)
+
+    def mask_for(self, pair, ignore: tuple = (), mask: str | None = None) -> tuple[tuple, str | None]:
+        """The ignore regions (the settings' plus every matching override's) and the
+        mask (the first matching override's, else the settings') of a pair."""
+        matching = self._matching(pair)
+        regions = tuple(ignore) + tuple(r for o in matching for r in o.ignore)
+        return regions, next((o.mask for o in matching if o.mask), mask)
 
     def row(self, pair, r: PairResult) -> CheckRow:
         row = CheckRow(pair.key, r.reference, r.distorted, PASS, False, width=r.width, height=r.height,

@@ -37,6 +37,8 @@ class PreparedPair:
     distorted: np.ndarray
     data_range: float
     warnings: list[str] = field(default_factory=list)
+    #: (H, W) bool, True where pixels are ignored by every metric (see :mod:`.masks`); None: none
+    ignore: np.ndarray | None = None
 
     @property
     def channels(self) -> int:

@@ -21,6 +21,7 @@ class ScoreJob:
     options: dict[str, Any]  # downsample, block, below, pixel_tol, mix_variant, mix_alpha, tv_reduction
     identical: bool = False  # byte-identical files (N = 1)
     keep_map: bool = False  # the SSIM map is kept for a report
+    ignore: torch.Tensor | None = None  # (H, W) bool: pixels that take no part in any number
     cache: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -57,6 +57,10 @@ def changed(job) -> Tensor:
         x0 = job.x0
         if job.identical:
             job.cache["diff_mask"] = torch.zeros((x0.shape[0],) + tuple(x0.shape[2:]), dtype=torch.bool)
+        elif job.ignore is not None:
+            from .masked import masked_diff_mask
+
+            job.cache["diff_mask"] = masked_diff_mask(x0, job.y0, job.ignore, job.options.get("pixel_tol", 0.0))
         else:
             job.cache["diff_mask"] = diff_mask(x0, job.y0, job.options.get("pixel_tol", 0.0))
     return job.cache["diff_mask"]
@@ -68,16 +72,31 @@ def score_diff_pixels(job) -> dict[str, Tensor]:
 
 def score_diff_ratio(job) -> dict[str, Tensor]:
     mask = changed(job)
-    return {"diff_ratio": mask.sum(dim=(1, 2)).to(torch.float64) / float(mask.shape[-2] * mask.shape[-1])}
+    pixels = float(mask.shape[-2] * mask.shape[-1])
+    if job.ignore is not None:  # the ratio of the pixels that are compared
+        pixels -= float(job.ignore.sum())
+        if pixels <= 0:
+            raise ValueError("every pixel is masked")
+    return {"diff_ratio": mask.sum(dim=(1, 2)).to(torch.float64) / pixels}
 
 
 def score_ssim_min(job) -> dict[str, Tensor]:
     from .ms_ssim import ssim_and_map
 
-    return {"ssim_min": ssim_min(ssim_and_map(job)[1], job.options.get("block", 16))}
+    smap = ssim_and_map(job)[1]
+    if job.ignore is not None:
+        from .masked import masked_ssim_min
+
+        return {"ssim_min": masked_ssim_min(smap, None, job.options.get("block", 16))}
+    return {"ssim_min": ssim_min(smap, job.options.get("block", 16))}
 
 
 def score_ssim_below(job) -> dict[str, Tensor]:
     from .ms_ssim import ssim_and_map
 
-    return {"ssim_below": ssim_below(ssim_and_map(job)[1], job.options.get("below", 0.9))}
+    smap = ssim_and_map(job)[1]
+    if job.ignore is not None:
+        from .masked import masked_ssim_below
+
+        return {"ssim_below": masked_ssim_below(smap, None, job.options.get("below", 0.9))}
+    return {"ssim_below": ssim_below(smap, job.options.get("below", 0.9))}

@@ -171,6 +171,12 @@ def ms_ssim_and_ssim(
 def ssim_and_map(job) -> tuple[Tensor, Tensor | None]:
     """Mean SSIM per image and, when a local metric or a report needs it, the
     SSIM map (N, C, h, w); computed once per job."""
+    if "ssim_and_map" not in job.cache and job.ignore is not None:
+        from .masked import masked_ssim
+
+        ds = job.options.get("downsample", "none")
+        value, used, smap = masked_ssim(job.x, job.y, job.data_range, job.ignore, downsample=ds, return_map=True)
+        job.cache["ssim_and_map"], job.cache["windows"] = (value, smap), (used, smap[0, 0].numel())
     if "ssim_and_map" not in job.cache:
         from .ssim import ssim
 
@@ -186,7 +192,12 @@ def ssim_and_map(job) -> tuple[Tensor, Tensor | None]:
 def score_ms_ssim(job) -> dict[str, Tensor]:
     if "ms_ssim_value" in job.cache:
         return {"ms_ssim": job.cache["ms_ssim_value"]}
-    value, first_scale = ms_ssim_and_ssim(job.x, job.y, job.data_range, warn=False)
+    if job.ignore is not None:
+        from .masked import masked_ms_ssim_and_ssim
+
+        value, first_scale, _ = masked_ms_ssim_and_ssim(job.x, job.y, job.data_range, job.ignore, warn=False)
+    else:
+        value, first_scale = ms_ssim_and_ssim(job.x, job.y, job.data_range, warn=False)
     if job.options.get("downsample", "none") == "none":  # MS-SSIM's first scale is this SSIM, bit for bit
         job.cache["ssim"] = first_scale
     return {"ms_ssim": value}
@@ -194,7 +205,8 @@ def score_ms_ssim(job) -> dict[str, Tensor]:
 
 def score_ssim(job) -> dict[str, Tensor]:
     if "ssim" not in job.cache and "ms_ssim" in job.wanted and job.options.get("downsample", "none") == "none" \
-            and min(job.x.shape[-2:]) >= min_side() and not (job.keep_map or job.wanted & {"ssim_min", "ssim_below"}):
+            and min(job.x.shape[-2:]) >= min_side() and job.ignore is None \
+            and not (job.keep_map or job.wanted & {"ssim_min", "ssim_below"}):
         job.cache["ms_ssim_value"] = score_ms_ssim(job)["ms_ssim"]  # one pass gives both
     if "ssim" in job.cache:
         return {"ssim": job.cache["ssim"]}

@@ -75,7 +75,12 @@ def psnr_from_mse(m: Tensor, data_range: float) -> Tensor:
 
 def _mse_of(job) -> Tensor:
     if "mse" not in job.cache:
-        job.cache["mse"] = torch.zeros(job.n, dtype=torch.float64) if job.identical else mse(job.x, job.y)
+        if job.ignore is not None:
+            from .masked import masked_mse
+
+            job.cache["mse"] = masked_mse(job.x, job.y, job.ignore)
+        else:
+            job.cache["mse"] = torch.zeros(job.n, dtype=torch.float64) if job.identical else mse(job.x, job.y)
     return job.cache["mse"]
 
 

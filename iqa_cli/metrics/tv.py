@@ -145,6 +145,11 @@ def _sums(x: Tensor, norm: str, reduction: str, eps: float) -> tuple[Tensor, Ten
 def score_tv(job) -> dict[str, Tensor]:
     """TV of both images scaled to [0, 1] (``tv_reference``, ``tv_distorted``)."""
     red = job.options.get("tv_reduction", "mean")
+    if job.ignore is not None:
+        from .masked import masked_tv
+
+        return {"tv_reference": masked_tv(job.x, job.ignore, "l1", red, data_range=job.data_range),
+                "tv_distorted": masked_tv(job.y, job.ignore, "l1", red, data_range=job.data_range)}
     tv_x = total_variation(job.x, "l1", red, data_range=job.data_range)
     tv_y = tv_x if job.identical else total_variation(job.y, "l1", red, data_range=job.data_range)
     return {"tv_reference": tv_x, "tv_distorted": tv_y}

@@ -54,12 +54,12 @@ class RowPictures:
         if not self.active:
             return
         maps, display = maps or {}, display or {}
-        smap, mask = maps.get("ssim_map"), maps.get("diff_mask")
+        smap, mask, ignore = maps.get("ssim_map"), maps.get("diff_mask"), maps.get("ignore")
         base = _display(display.get("reference"))
         heat = overlay = None
         if smap is not None and mask is not None:
-            heat = im.ssim_heatmap(smap, mask.shape)
-            overlay = im.diff_overlay(mask, base)
+            heat = im.hatch(im.ssim_heatmap(smap, mask.shape), ignore)
+            overlay = im.hatch(im.diff_overlay(mask, base), ignore)
         if self.diffs_dir and heat is not None:
             stem = unique_stem(self.diffs_dir, row.key, self._stems)
             os.makedirs(os.path.dirname(stem) or ".", exist_ok=True)
@@ -73,7 +73,10 @@ class RowPictures:
                 if img is not None:
                     row.images[name] = im.png_bytes(im.downscale(img, THUMB_SIDE))
             if overlay is not None:
-                row.images["mask"] = im.png_bytes(_downscale_overlay(mask, base, THUMB_SIDE))
+                small = _downscale_overlay(mask, base, THUMB_SIDE)
+                if ignore is not None:
+                    small = im.hatch(small, im.downscale(ignore, THUMB_SIDE, mask=True))
+                row.images["mask"] = im.png_bytes(small)
 
 
 def _downscale_overlay(mask, base, side):

@@ -9,6 +9,7 @@ a difference mask (numpy + imageio/Pillow; no torch).
   heatmap lines up with the images.
 - :func:`diff_overlay` draws the changed pixels in red over a faded grey copy
   of the baseline (pixelmatch's "faded original" style).
+- :func:`hatch` marks the pixels an ignore mask took out of every metric.
 - :func:`downscale` shrinks large images for the HTML report; masks use a max
   over each block so a one-pixel change stays visible.
 """
@@ -81,6 +82,23 @@ def diff_overlay(mask: np.ndarray, base: np.ndarray | None = None) -> np.ndarray
     else:
         out = np.full((h, w, 3), 255, dtype=np.uint8)
     out[mask] = (230, 0, 30)
+    return out
+
+
+def hatch(img: np.ndarray, ignore: np.ndarray | None, period: int = 8) -> np.ndarray:
+    """``img`` with the ignored pixels hatched (grey diagonal stripes over a
+    darkened copy), so a report shows what no metric saw."""
+    if ignore is None:
+        return img
+    ignore = np.asarray(ignore, dtype=bool)
+    if ignore.shape != img.shape[:2]:
+        return img
+    out = img.copy()
+    yy, xx = np.nonzero(ignore)
+    stripe = ((xx + yy) % period) < period // 3
+    colour = out[yy, xx, :3].astype(np.float64) * 0.45 + 40
+    colour[stripe] = 150
+    out[yy, xx, :3] = colour.round().astype(np.uint8)
     return out
 
 
