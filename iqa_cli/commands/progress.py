@@ -11,8 +11,9 @@ from ..status import ExitCode
 
 
 def score(pairs: list, settings: Settings, outputs: Any, *, workers: int | None, progress: bool,
-          keep_maps: bool = False) -> list[PairResult]:
-    """Run the pairs with an optional progress bar on stderr; Ctrl-C keeps what was done."""
+          keep_maps: bool = False, engine: Any = None) -> list[PairResult]:
+    """Run the pairs with an optional progress bar on stderr; Ctrl-C keeps what was done.
+    ``engine`` (:mod:`iqa_cli.engines`): where to score; its rows may come in completion order."""
     from ..runner import run
 
     results: list[PairResult] = []
@@ -29,7 +30,8 @@ def score(pairs: list, settings: Settings, outputs: Any, *, workers: int | None,
     try:
         if bar:
             bar.start()
-        for r in run(pairs, settings, workers=workers, keep_maps=keep_maps):
+        rows = (engine.run if engine is not None else run)(pairs, settings, workers=workers, keep_maps=keep_maps)
+        for r in rows:
             results.append(r)
             outputs.pair(r)
             if bar:
