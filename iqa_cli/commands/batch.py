@@ -31,7 +31,7 @@ from .progress import score
               help="Score on a Dask cluster (pip install \"iqa-cli[dask]\"); local:N starts N worker processes here.")
 @click.option("--scheduler-file", default=None, metavar="FILE", help="Score on the Dask cluster named in FILE.")
 @click.option("--chunk", type=click.IntRange(min=1), default=None, metavar="N",
-              help="Pairs per Dask task (default: 8, fewer for short runs).")
+              help="Pairs per Dask task (default: 16, fewer for short runs).")
 @metric_options
 @output_options
 @guarded

@@ -28,11 +28,12 @@ from ..status import PairStatus
 
 INSTALL = 'pip install "iqa-cli[dask]"'
 
-#: pairs per task at most. A task costs the scheduler and the network a few
-#: ms (measured ~3-6 ms on loopback, bench/dask_bench.py) against >= 10 ms for
-#: a 256^2 pair and ~200 ms for a 1024^2 one, so 8 pairs keep the overhead
-#: near 1 % for small images while a lost worker costs at most 8 pairs again
-CHUNK = 8
+#: pairs per task at most. A task costs ~20-40 ms of scheduling, transfer and
+#: runner set-up (bench/dask_bench.py, 2 loaded cores: 128^2 pairs at 39
+#: pairs/s with 1 pair per task, 112 with 8, 183 with 32, the plain runner
+#: 189; 256^2 pairs and up: all chunk sizes within noise), so 16 keeps that
+#: under ~10 % for tiny images while a lost worker repeats at most 16 pairs
+CHUNK = 16
 #: chunks per worker at least, so that a short run still spreads over all workers
 CHUNKS_PER_WORKER = 4
 #: directories checked on each worker at most by :meth:`DaskEngine.check_paths`
