@@ -214,8 +214,7 @@ def score_stack(
         for s in out:
             s.notes.append(f"ignore mask: {share:.1f}% of the pixels ignored{used}")
     if keep_maps:
-        from .metrics.local import changed
-        from .metrics.ms_ssim import ssim_and_map
+        from .metrics.adapters import changed, ssim_and_map
 
         if min(h, w) >= METRICS["ssim"].min_size and not identical:
             smap = ssim_and_map(job)[1]

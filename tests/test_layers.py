@@ -21,6 +21,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("losses",),
     ("scoring",),
     ("runner",),
+    ("engines",),
     ("gate",),
     ("report",),
     ("commands",),

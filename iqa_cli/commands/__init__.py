@@ -25,6 +25,7 @@ from .compare import compare  # noqa: E402
 from .guard import err  # noqa: E402
 from .list_metrics import metrics_cmd  # noqa: E402
 from .list_protocols import protocols_cmd  # noqa: E402
+from .merge import merge  # noqa: E402
 from .options import CONTEXT  # noqa: E402
 from .startup import defer_gc  # noqa: E402
 
@@ -42,6 +43,7 @@ def main() -> None:
       iqa compare ref.png out.png            one reference vs one or more images
       iqa batch ref_dir out_dir --csv r.csv  every pair of two folders
       iqa check baseline/ output/            CI gate with thresholds and reports
+      iqa merge part*.jsonl -o all.csv       join the shards of a large batch
       iqa metrics                            what each metric means
       iqa protocols                          whose conventions --protocol reproduces
 
@@ -50,7 +52,7 @@ def main() -> None:
     """
 
 
-for command in (compare, batch, check, metrics_cmd, protocols_cmd):
+for command in (compare, batch, check, merge, metrics_cmd, protocols_cmd):
     main.add_command(command)
 
 

@@ -12,8 +12,10 @@ from ..status import ExitCode
 
 def score(pairs: list, settings: Settings, outputs: Any, *, workers: int | None, progress: bool,
           required: tuple[str, ...] = (), masks: Any = None,
-          keep_maps: bool = False) -> list[PairResult]:
-    """Run the pairs with an optional progress bar on stderr; Ctrl-C keeps what was done."""
+          keep_maps: bool = False, engine: Any = None) -> list[PairResult]:
+    """Run the pairs with an optional progress bar on stderr; Ctrl-C keeps what was done.
+    ``engine`` (:mod:`iqa_cli.engines`): where to score; its rows may come in completion order.
+    ``required``: metrics that must be computed; ``masks``: each pair's ignore regions."""
     from ..runner import run
 
     results: list[PairResult] = []
@@ -30,7 +32,11 @@ def score(pairs: list, settings: Settings, outputs: Any, *, workers: int | None,
     try:
         if bar:
             bar.start()
-        for r in run(pairs, settings, workers=workers, keep_maps=keep_maps, required=required, masks=masks):
+        if engine is not None:
+            rows = engine.run(pairs, settings, workers=workers, keep_maps=keep_maps, required=required)
+        else:
+            rows = run(pairs, settings, workers=workers, keep_maps=keep_maps, required=required, masks=masks)
+        for r in rows:
             results.append(r)
             outputs.pair(r)
             if bar:

@@ -106,13 +106,3 @@ def mix_loss(
     else:
         raise ValueError(f"variant must be 'zhao' or 'ssim-l1', not {variant!r}")
     return out.to(out_dtype)
-
-
-# --------------------------------------------------------------------------- scoring adapter
-
-
-def score_mix(job) -> dict[str, Tensor]:
-    o = job.options
-    if job.ignore is not None:  # a training loss over whole images: no masked definition
-        raise ValueError("not defined with an ignore mask")
-    return {"mix": mix_loss(job.x, job.y, job.data_range, o.get("mix_alpha", 0.84), o.get("mix_variant", "zhao"))}

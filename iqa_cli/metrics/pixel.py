@@ -68,25 +68,3 @@ def psnr(x: Tensor, y: Tensor, data_range: float) -> Tensor:
 def psnr_from_mse(m: Tensor, data_range: float) -> Tensor:
     """10·log10(L² / MSE) in float64 (+inf where MSE = 0)."""
     return 10.0 * torch.log10(float(data_range) ** 2 / m.to(torch.float64))
-
-
-# --------------------------------------------------------------------------- scoring adapters
-
-
-def _mse_of(job) -> Tensor:
-    if "mse" not in job.cache:
-        if job.ignore is not None:
-            from .masked import masked_mse
-
-            job.cache["mse"] = masked_mse(job.x, job.y, job.ignore)
-        else:
-            job.cache["mse"] = torch.zeros(job.n, dtype=torch.float64) if job.identical else mse(job.x, job.y)
-    return job.cache["mse"]
-
-
-def score_mse(job) -> dict[str, Tensor]:
-    return {"mse": _mse_of(job)}
-
-
-def score_psnr(job) -> dict[str, Tensor]:
-    return {"psnr": psnr_from_mse(_mse_of(job), job.data_range)}

@@ -5,7 +5,7 @@ images and the function that scores the metric.
 
 This module imports nothing heavy (no torch) so that ``iqa metrics`` and
 ``iqa --help`` stay fast. Adding a metric: its function in its module, a
-``score_*`` adapter next to it, and one entry here.
+``score_*`` adapter in :mod:`.adapters`, and one entry here.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ METRICS: dict[str, MetricInfo] = {
             "(sigma 1.5), 'valid' region, K=(0.01, 0.03), C=(K*L)^2 with L the data range, "
             "population moments, mean of the map; colour = mean over channels. "
             "--downsample matlab gives Wang's ssim.m (automatic downsampling).",
-            bounds=(-1.0, 1.0), min_size=11, identical=1.0, scorer="ms_ssim:score_ssim",
+            bounds=(-1.0, 1.0), min_size=11, identical=1.0, scorer="adapters:score_ssim",
         ),
         MetricInfo(
             "ms_ssim", (Column("ms_ssim", "MS-SSIM"),), HIGHER, "[0, 1] (NaN if a scale is negative)", "",
@@ -71,26 +71,26 @@ METRICS: dict[str, MetricInfo] = {
             "(0.0448, 0.2856, 0.3001, 0.2363, 0.1333), 2x2 box with symmetric end padding "
             "(ceil sizes); needs min(H, W) >= 176, otherwise null with a warning.",
             aliases=("ms-ssim", "msssim"),
-            bounds=(0.0, 1.0), min_size=176, identical=1.0, scorer="ms_ssim:score_ms_ssim",
+            bounds=(0.0, 1.0), min_size=176, identical=1.0, scorer="adapters:score_ms_ssim",
         ),
         MetricInfo(
             "mse", (Column("mse", "MSE", format="mse"),), LOWER, "[0, L^2]", "(data units)^2",
             "Mean squared error over all pixels and channels, float64, on the image's own "
             "scale (0..255^2 for 8-bit, 0..65535^2 for 16-bit).",
-            bounds=(0.0, math.inf), identical=0.0, scorer="pixel:score_mse",
+            bounds=(0.0, math.inf), identical=0.0, scorer="adapters:score_mse",
         ),
         MetricInfo(
             "psnr", (Column("psnr", "PSNR", "dB", "2f"),), HIGHER, "[0, inf]", "dB",
             "10*log10(L^2 / MSE) per image; inf for identical images. Summaries average the "
             "per-image PSNR.",
-            bounds=(0.0, math.inf), gate_units=("dB",), identical=math.inf, scorer="pixel:score_psnr",
+            bounds=(0.0, math.inf), gate_units=("dB",), identical=math.inf, scorer="adapters:score_psnr",
         ),
         MetricInfo(
             "tv", (Column("tv_reference", "TV", "ref", "4f"), Column("tv_distorted", "TV", "dist", "4f")), NEUTRAL, "[0, 2]", "",
             "Anisotropic L1 total variation of each image scaled to [0, 1], divided by the "
             "number of neighbour differences (mean absolute gradient); --tv-reduction sum "
             "gives tf.image.total_variation.",
-            min_size=2, scorer="tv:score_tv", options=(("tv_reduction", "tv_reduction"),),
+            min_size=2, scorer="adapters:score_tv", options=(("tv_reduction", "tv_reduction"),),
         ),
         MetricInfo(
             "mix", (Column("mix", "mix"),), LOWER, "[0, 2]", "",
@@ -98,7 +98,7 @@ METRICS: dict[str, MetricInfo] = {
             "sigma=0.5..8) + (1-alpha)*G_8-weighted L1 on data scaled to [0, 1]; "
             "--mix-variant ssim-l1 gives the common single-scale SSIM+L1 form. "
             "A training loss: not in the default set (-m mix or -m all).",
-            default=False, bounds=(0.0, 2.0), min_size=11, identical=0.0, scorer="mix:score_mix",
+            default=False, bounds=(0.0, 2.0), min_size=11, identical=0.0, scorer="adapters:score_mix",
             options=(("mix.variant", "mix_variant"), ("mix.alpha", "mix_alpha")),
         ),
         MetricInfo(
@@ -106,25 +106,25 @@ METRICS: dict[str, MetricInfo] = {
             "Worst local SSIM: the SSIM map averaged over 16x16 blocks, minimum block. "
             "Finds a small local change that the mean SSIM hides.",
             default=False, in_all=False, bounds=(-1.0, 1.0), min_size=11, identical=1.0,
-            scorer="local:score_ssim_min", options=(("block", "block"),),
+            scorer="adapters:score_ssim_min", options=(("block", "block"),),
         ),
         MetricInfo(
             "ssim_below", (Column("ssim_below", "SSIM", "<below"),), LOWER, "[0, 1]", "fraction",
             "Fraction of the SSIM map below --below (default 0.9).",
             default=False, in_all=False, bounds=(0.0, 1.0), gate_units=("%",), min_size=11,
-            scorer="local:score_ssim_below", options=(("below", "below"),),
+            scorer="adapters:score_ssim_below", options=(("below", "below"),),
         ),
         MetricInfo(
             "diff_pixels", (Column("diff_pixels", "diff", "px", "count"),), LOWER, "[0, H*W]", "pixels",
             "Pixels whose largest channel difference exceeds --pixel-tol (image units).",
             default=False, in_all=False, bounds=(0.0, math.inf), gate_units=("px",), identical=0.0,
-            scorer="local:score_diff_pixels", options=(("pixel_tol", "pixel_tol"),),
+            scorer="adapters:score_diff_pixels", options=(("pixel_tol", "pixel_tol"),),
         ),
         MetricInfo(
             "diff_ratio", (Column("diff_ratio", "diff", "ratio"),), LOWER, "[0, 1]", "fraction",
             "diff_pixels divided by the number of pixels.",
             default=False, in_all=False, bounds=(0.0, 1.0), gate_units=("%",), identical=0.0,
-            scorer="local:score_diff_ratio", options=(("pixel_tol", "pixel_tol"),),
+            scorer="adapters:score_diff_ratio", options=(("pixel_tol", "pixel_tol"),),
         ),
     )
 }

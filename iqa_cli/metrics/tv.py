@@ -137,19 +137,3 @@ def _sums(x: Tensor, norm: str, reduction: str, eps: float) -> tuple[Tensor, Ten
     if norm == "l2_squared":
         return (dh * dh).sum(dim=(1, 2, 3)), (dw * dw).sum(dim=(1, 2, 3))
     raise ValueError(f"norm must be 'l1', 'isotropic' or 'l2_squared', not {norm!r}")
-
-
-# --------------------------------------------------------------------------- scoring adapter
-
-
-def score_tv(job) -> dict[str, Tensor]:
-    """TV of both images scaled to [0, 1] (``tv_reference``, ``tv_distorted``)."""
-    red = job.options.get("tv_reduction", "mean")
-    if job.ignore is not None:
-        from .masked import masked_tv
-
-        return {"tv_reference": masked_tv(job.x, job.ignore, "l1", red, data_range=job.data_range),
-                "tv_distorted": masked_tv(job.y, job.ignore, "l1", red, data_range=job.data_range)}
-    tv_x = total_variation(job.x, "l1", red, data_range=job.data_range)
-    tv_y = tv_x if job.identical else total_variation(job.y, "l1", red, data_range=job.data_range)
-    return {"tv_reference": tv_x, "tv_distorted": tv_y}
