@@ -1,4 +1,5 @@
-"""Running pairs with a progress bar on stderr; Ctrl-C keeps what was done."""
+"""Running pairs with a progress bar on stderr; Ctrl-C keeps what was done
+and says what each output holds."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from ..status import ExitCode
 
 def score(pairs: list, settings: Settings, outputs: Any, *, workers: int | None, progress: bool,
           keep_maps: bool = False) -> list[PairResult]:
-    """Run the pairs with an optional progress bar on stderr; Ctrl-C keeps what was done."""
+    """Run the pairs with an optional progress bar on stderr, handing each result
+    to ``outputs.pair``. On Ctrl-C: one line naming what every output holds or
+    lacks (``outputs.interrupt_notes()``, when it has one), and exit 130."""
     from ..runner import run
 
     results: list[PairResult] = []
@@ -30,15 +33,16 @@ def score(pairs: list, settings: Settings, outputs: Any, *, workers: int | None,
         if bar:
             bar.start()
         for r in run(pairs, settings, workers=workers, keep_maps=keep_maps):
-            results.append(r)
             outputs.pair(r)
+            results.append(r)  # after the outputs took it: the count never runs ahead of them
             if bar:
                 bar.advance(task)
     except KeyboardInterrupt:
         if bar:
             bar.stop()
-        click.echo(f"iqa: interrupted after {len(results)} of {len(pairs)} pairs; "
-                   "streamed JSONL/CSV lines are complete, other reports were not written", err=True)
+        notes_of = getattr(outputs, "interrupt_notes", None)
+        notes = notes_of() if notes_of is not None else []
+        click.echo("; ".join([f"iqa: interrupted after {len(results)} of {len(pairs)} pairs", *notes]), err=True)
         raise SystemExit(ExitCode.INTERRUPTED) from None
     finally:
         if bar:
