@@ -75,7 +75,6 @@ class HeldFile:
         self.fd: int | None = None
         self.created = False
         self._file: IO[str] | None = None
-        self.regular = True
         try:
             st = os.stat(self.target)
         except FileNotFoundError:
@@ -85,8 +84,7 @@ class HeldFile:
         if st is not None and stat.S_ISDIR(st.st_mode):
             raise IqaError("cannot write: is a directory", name)
         if st is not None and not stat.S_ISREG(st.st_mode):
-            self.regular = False  # /dev/stdout, a FIFO: opening it early could block; nothing to lock
-            return
+            return  # /dev/stdout, a FIFO: opening it early could block; nothing to lock
         if fcntl is None and not stream:
             return
         self._open()
