@@ -325,9 +325,10 @@ def test_jsonl(png, tmp_path):
     result = iqa("compare", r, d1, d2, tmp_path / "nope.png", "--format", "jsonl")
     assert result.exit_code == 2
     lines = [strict_loads(line) for line in result.stdout.splitlines()]
-    assert len(lines) == 4
-    assert [ln["type"] for ln in lines] == ["pair", "pair", "pair", "summary"]
-    assert [ln["status"] for ln in lines[:3]] == ["ok", "ok", "error"]
+    assert len(lines) == 5
+    assert [ln["type"] for ln in lines] == ["settings", "pair", "pair", "pair", "summary"]
+    assert lines[0]["settings"] == lines[-1]["settings"]
+    assert [ln["status"] for ln in lines[1:4]] == ["ok", "ok", "error"]
     assert lines[-1]["summary"]["pairs"] == 3 and lines[-1]["summary"]["errors"] == 1
 
 
@@ -381,7 +382,7 @@ def test_output_file_format_from_extension(png, tmp_path):
     out3 = tmp_path / "o.jsonl"
     assert iqa("compare", r, d, "-o", out3).exit_code == 0
     lines = [strict_loads(ln) for ln in out3.read_text().splitlines()]
-    assert [ln["type"] for ln in lines] == ["pair", "summary"]
+    assert [ln["type"] for ln in lines] == ["settings", "pair", "summary"]
 
 
 def test_output_csv_from_extension(rgb_pair, tmp_path):

@@ -78,7 +78,9 @@ def test_batch_on_the_cluster_equals_the_local_run(cluster, folders):
     assert len(dask["pairs"]) == 12
     # the JSONL stream comes in completion order: the same lines, each once
     assert batch("-o", "dask.jsonl", "--scheduler", cluster.scheduler_address, "--chunk", "2").exit_code == 2
-    rows = [json.loads(x) for x in (folders / "dask.jsonl").read_text().splitlines()[:-1]]
+    rows = [json.loads(x) for x in (folders / "dask.jsonl").read_text().splitlines()]
+    assert rows[0]["type"] == "settings" and rows[-1]["type"] == "summary"
+    rows = rows[1:-1]
     assert sorted(json.dumps(x, sort_keys=True) for x in rows) == sorted(
         json.dumps(dict(p, schema="iqa/1", type="pair"), sort_keys=True) for p in local["pairs"])
 

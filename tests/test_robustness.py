@@ -528,8 +528,7 @@ def test_keyboard_interrupt_leaves_no_report(tmp_path: Path, monkeypatch) -> Non
     out = tmp_path / "out"
     out.mkdir()
     _interrupt_on(3, monkeypatch, KeyboardInterrupt())
-    res = invoke("batch", rdir, ddir, "-o", out / "r.json", "--csv", out / "r.csv",
-                 "--json", out / "x.json", "--no-progress", "-q")
+    res = invoke("batch", rdir, ddir, "-o", out / "r.json", "--json", out / "x.json", "--no-progress", "-q")
     assert "Traceback" not in res.stdout + res.stderr
     assert res.exit_code == 130, (res.exit_code, res.stderr)
     assert "interrupted after 2 of 5 pairs" in res.stderr
@@ -543,12 +542,12 @@ def test_keyboard_interrupt_keeps_complete_jsonl_lines(tmp_path: Path, monkeypat
     _interrupt_on(3, monkeypatch, KeyboardInterrupt())
     res = invoke("batch", rdir, ddir, "-o", out / "r.jsonl", "--csv", out / "r.csv", "--no-progress")
     assert res.exit_code == 130, res.stderr
-    assert sorted(os.listdir(out)) == ["r.jsonl"]
+    assert sorted(os.listdir(out)) == ["r.csv", "r.jsonl"]  # both stream
     text = (out / "r.jsonl").read_text(encoding="utf-8")
     assert text.endswith("\n")
     lines = [json.loads(ln) for ln in text.splitlines()]
-    assert len(lines) == 2
-    assert all(ln["status"] == "ok" and ln["metrics"]["ssim"] is not None for ln in lines)
+    assert len(lines) == 3 and lines[0]["type"] == "settings"
+    assert all(ln["status"] == "ok" and ln["metrics"]["ssim"] is not None for ln in lines[1:])
 
 
 def test_os_error_mid_run_one_line_and_no_report(tmp_path: Path, monkeypatch) -> None:
@@ -558,7 +557,8 @@ def test_os_error_mid_run_one_line_and_no_report(tmp_path: Path, monkeypatch) ->
     _interrupt_on(3, monkeypatch, OSError(28, "No space left on device", str(out / "scratch")))
     res = invoke("batch", rdir, ddir, "--csv", out / "r.csv", "--json", out / "r.json", "--no-progress", "-q")
     assert_clean(res, 2, "No space left on device", "scratch")
-    assert sorted(os.listdir(out)) == []
+    assert sorted(os.listdir(out)) == ["r.csv"]  # the streamed CSV keeps the 2 finished rows
+    assert len(list(csv.DictReader(open(out / "r.csv", encoding="utf-8")))) == 2
 
 
 def test_unexpected_exception_one_line_debug_traceback(tmp_path: Path, monkeypatch) -> None:
@@ -568,7 +568,8 @@ def test_unexpected_exception_one_line_debug_traceback(tmp_path: Path, monkeypat
     _interrupt_on(2, monkeypatch, TypeError("unsupported operand\nsecond line"))
     res = invoke("batch", rdir, ddir, "--csv", out / "r.csv", "--no-progress", "-q")
     assert_clean(res, 2, "internal error: TypeError: unsupported operand", "--debug")
-    assert sorted(os.listdir(out)) == []
+    assert sorted(os.listdir(out)) == ["r.csv"]  # the streamed CSV keeps the finished row
+    assert len(list(csv.DictReader(open(out / "r.csv", encoding="utf-8")))) == 1
     _interrupt_on(2, monkeypatch, TypeError("boom"))
     res = CliRunner().invoke(main, [str(a) for a in ("batch", rdir, ddir, "--no-progress", "-q", "--debug")])
     assert isinstance(res.exception, TypeError)  # --debug lets it through (traceback)
@@ -584,19 +585,19 @@ def test_quiet_batch_still_explains_exit_code(tmp_path: Path) -> None:
 
 def test_atomic_write_failure_keeps_old_file(tmp_path: Path, monkeypatch) -> None:
     rdir, ddir = _batch_dirs(tmp_path, 3)
-    target = tmp_path / "r.csv"
+    target = tmp_path / "r.txt"
     target.write_text("old\n")
-    import iqa_cli.report.csv as rcsv
+    import iqa_cli.report.table as rtable
 
-    def boom(fh, *a, **k):
-        fh.write("reference,distorted\npartial")
+    def boom(console, *a, **k):
+        console.file.write("pair  SSIM\npartial")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(rcsv, "write_csv", boom)
-    res = invoke("batch", rdir, ddir, "--csv", target, "--no-progress", "-q")
+    monkeypatch.setattr(rtable, "render", boom)
+    res = invoke("batch", rdir, ddir, "-o", target, "--no-progress", "-q")
     assert res.exit_code == 130
     assert target.read_text() == "old\n"
-    assert sorted(os.listdir(tmp_path)) == ["d", "r", "r.csv"]
+    assert sorted(os.listdir(tmp_path)) == ["d", "r", "r.txt"]
 
 
 def test_complete_run_writes_all_reports(tmp_path: Path) -> None:
@@ -606,7 +607,7 @@ def test_complete_run_writes_all_reports(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.stderr
     assert len(list(csv.DictReader(open(tmp_path / "r.csv", encoding="utf-8")))) == 3
     assert json.loads((tmp_path / "r.json").read_text())["summary"]["ok"] == 3
-    assert len((tmp_path / "r.jsonl").read_text().splitlines()) == 4  # 3 pairs + summary
+    assert len((tmp_path / "r.jsonl").read_text().splitlines()) == 5  # settings + 3 pairs + summary
 
 
 # --------------------------------------------------------------------------- GPU OOM fallback

@@ -78,7 +78,8 @@ def test_three_shards_merged_equal_one_run(folders, one_run):
         assert r.exit_code in (0, 2), r.stderr
         part = lines((folders / f"part{k}.jsonl").read_bytes())
         assert part[-1]["settings"]["shard"] == f"{k}/3"
-        counts.append(len(part) - 1)
+        assert part[0]["type"] == "settings" and part[0]["settings"]["shard"] == f"{k}/3"
+        counts.append(sum(x["type"] == "pair" for x in part))
     assert counts == [4, 4, 3]
     r = iqa("merge", "part2.jsonl", "part0.jsonl", "part1.jsonl", "-o", "all.jsonl", "-q")
     assert r.exit_code == 2 and "2 of 11 pairs not scored" in r.stderr
@@ -165,7 +166,8 @@ def _settings_line(one_run: bytes) -> bytes:
 
 def test_resume_refuses_other_settings(folders, one_run):
     # a finished file (its summary line holds the settings) and an interrupted one with a settings line
-    for data in (one_run, _settings_line(one_run) + one_run[:600]):
+    assert lines(one_run)[0]["type"] == "settings"
+    for data in (one_run, one_run[:600]):
         (folders / "r.jsonl").write_bytes(data)
         for extra, key in ((["--color", "gray"], 'color is "rgb" in the file, "gray"'),
                            (["--shard", "0/2"], 'shard is absent in the file, "0/2"'),
@@ -175,8 +177,10 @@ def test_resume_refuses_other_settings(folders, one_run):
             assert len(r.stderr.strip().splitlines()) == 1, r.stderr
             assert key in r.stderr and r.stderr.startswith("iqa: error: r.jsonl: settings differ")
             assert (folders / "r.jsonl").read_bytes() == data  # untouched
-    # an interrupted file without a settings line: only its metric columns can be checked
-    (folders / "r.jsonl").write_bytes(one_run[:600])
+    # an interrupted file without a settings line (an older iqa): only its metric columns can be checked
+    assert lines(one_run)[0]["type"] == "settings"
+    body = one_run[one_run.index(b"\n") + 1:]
+    (folders / "r.jsonl").write_bytes(body[:600])
     r = iqa("batch", "ref", "out", "-m", "ssim,mse", "-o", "r.jsonl", "--resume")
     assert r.exit_code == 2 and "rows hold other metrics" in r.stderr
     r = iqa("batch", "ref", "out", "-o", "r.csv", "--resume")

@@ -199,6 +199,15 @@ class _Sink:
         self.pairs, self.rules, self.pictures = pairs, rules, pictures
         self.results: list[PairResult] = []
         self.rows: list[CheckRow] = []
+        self.pending: list[str] = []  # report files written after the run
+        self.update = False
+
+    def interrupt_notes(self) -> list[str]:
+        """After Ctrl-C: the reports that were not written, and the baseline left as it was."""
+        from ..report.outputs import not_written
+
+        notes = [not_written(self.pending)] if self.pending else []
+        return notes + (["the baseline was not updated"] if self.update else [])
 
     def pair(self, r: PairResult) -> None:
         row = self.rules.row(self.pairs[len(self.results)], r)
@@ -250,6 +259,9 @@ def run_check(ctx: click.Context, kw: dict[str, Any]) -> int:
         click.echo(f"iqa: error: nothing to compare: {nothing_found(kw['baseline'], kw['output'], kw['include'])}",
                    err=True)
         return ExitCode.NOTHING
+    from ..report.lock import HeldFiles
+
+    held = ctx.with_resource(HeldFiles())
     for path in (kw["junit_path"], kw["json_path"] if kw["json_path"] != "-" else None):
         if path:  # CI report paths often point into a reports/ folder that does not exist yet
             d = os.path.dirname(os.path.abspath(path))
@@ -259,12 +271,16 @@ def run_check(ctx: click.Context, kw: dict[str, Any]) -> int:
                 raise IqaError(f"cannot write: cannot create {d} ({e.strerror or e})", path) from None
             if not os.access(d, os.W_OK):
                 raise IqaError("cannot write: directory is not writable", path)
+            held.hold(path)  # one writer per report: locked before any work, released when the command ends
 
     settings = prepare_device(kw["device"], {**kw, "metrics": metrics})
     from ..report.diffs import RowPictures
 
     rules = Rules(gates, overrides, in_ci(), bool(kw["allow_new"]), settings.block, ref_root, dist_root)
     sink = _Sink(pairs, rules, RowPictures(thumbnails=bool(kw["html_dir"]), diffs_dir=kw["diffs_dir"]))
+    sink.pending = [p for p in (kw["junit_path"], kw["json_path"] if kw["json_path"] != "-" else None,
+                                os.path.join(kw["html_dir"], "index.html") if kw["html_dir"] else None) if p]
+    sink.update = bool(kw["update"])
     masks = (lambda pair: rules.mask_for(pair, settings.ignore, settings.mask)) if overrides else None
     score(pairs, settings, sink, workers=kw["workers"], progress=not (quiet or kw["no_progress"]),
           keep_maps=True, required=tuple(dict.fromkeys(gate_metrics)), masks=masks)

@@ -155,7 +155,8 @@ def output_options(fn: Callable) -> Callable:
         click.option("--format", "fmt", type=click.Choice(["table", "json", "jsonl", "csv"]), default=None,
                      help="Output format on stdout (or into -o FILE). Default: table, or from -o's extension."),
         click.option("-o", "--output", type=click.Path(dir_okay=False, writable=False), default=None, callback=report_path_cb,
-                     help="Write the --format output to FILE (atomically; JSONL streams line by line)."),
+                     help="Write the --format output to FILE (JSON and table atomically; JSONL and CSV stream "
+                     "line by line)."),
         click.option("--csv", "csv_path", is_flag=False, flag_value="-", default=None, callback=report_path_cb, metavar="[FILE]",
                      help="Also write CSV to FILE (bare flag: stdout)."),
         click.option("--json", "json_path", is_flag=False, flag_value="-", default=None, callback=report_path_cb, metavar="[FILE]",

@@ -1,4 +1,5 @@
-"""Running pairs with a progress bar on stderr; Ctrl-C keeps what was done."""
+"""Running pairs with a progress bar on stderr; Ctrl-C keeps what was done
+and says what each output holds."""
 
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ def score(pairs: list, settings: Settings, outputs: Any, *, workers: int | None,
           keep_maps: bool = False, engine: Any = None) -> list[PairResult]:
     """Run the pairs with an optional progress bar on stderr; Ctrl-C keeps what was done.
     ``engine`` (:mod:`iqa_cli.engines`): where to score; its rows may come in completion order.
-    ``required``: metrics that must be computed; ``masks``: each pair's ignore regions."""
+    ``required``: metrics that must be computed; ``masks``: each pair's ignore regions.
+    Each result goes to ``outputs.pair``; on Ctrl-C one line names what every output
+    holds or lacks (``outputs.interrupt_notes()``, when it has one), and exit 130."""
     from ..runner import run
 
     results: list[PairResult] = []
@@ -37,15 +40,16 @@ def score(pairs: list, settings: Settings, outputs: Any, *, workers: int | None,
         else:
             rows = run(pairs, settings, workers=workers, keep_maps=keep_maps, required=required, masks=masks)
         for r in rows:
-            results.append(r)
             outputs.pair(r)
+            results.append(r)  # after the outputs took it: the count never runs ahead of them
             if bar:
                 bar.advance(task)
     except KeyboardInterrupt:
         if bar:
             bar.stop()
-        click.echo(f"iqa: interrupted after {len(results)} of {len(pairs)} pairs; "
-                   "streamed JSONL/CSV lines are complete, other reports were not written", err=True)
+        notes_of = getattr(outputs, "interrupt_notes", None)
+        notes = notes_of() if notes_of is not None else []
+        click.echo("; ".join([f"iqa: interrupted after {len(results)} of {len(pairs)} pairs", *notes]), err=True)
         raise SystemExit(ExitCode.INTERRUPTED) from None
     finally:
         if bar:

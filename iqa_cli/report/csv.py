@@ -19,6 +19,7 @@ exact value), integers as integers, non-finite values as ``inf``/``-inf``/``nan`
 from __future__ import annotations
 
 import csv
+import io
 from typing import IO, Iterable
 
 from ..formatting import full as cell
@@ -44,9 +45,11 @@ def csv_columns(settings: Settings) -> list[str]:
 
 
 class CsvWriter:
-    """Write rows as pairs arrive; every row is flushed.
+    """Write rows as pairs arrive; every row is one write, flushed at once, so
+    an interrupted run leaves whole rows.
 
-    ``write_pair`` writes the header first if ``write_header`` was not called.
+    ``write_pair`` writes the header first if ``write_header`` was not called;
+    ``count`` is the number of rows written so far.
     """
 
     def __init__(self, stream: IO[str], settings: Settings):
@@ -54,15 +57,23 @@ class CsvWriter:
         self.settings = settings
         self.columns = csv_columns(settings)
         self._metric_columns = [c for c in self.columns if c not in _FIXED + _CONVENTION and c != "error"]
-        self._writer = csv.writer(stream, lineterminator="\n")
+        self._buf = io.StringIO()
+        self._writer = csv.writer(self._buf, lineterminator="\n")
         self._header_written = False
+        self.count = 0
+
+    def _line(self, cells: list[str]) -> None:
+        self._buf.seek(0)
+        self._buf.truncate()
+        self._writer.writerow(cells)
+        self.stream.write(self._buf.getvalue())
+        self.stream.flush()
 
     def write_header(self) -> None:
         if self._header_written:
             return
-        self._writer.writerow(self.columns)
+        self._line(self.columns)
         self._header_written = True
-        self.stream.flush()
 
     def row(self, result: PairResult) -> list[str]:
         """The cells for one pair, in :attr:`columns` order."""
@@ -81,8 +92,8 @@ class CsvWriter:
 
     def write_pair(self, result: PairResult) -> None:
         self.write_header()
-        self._writer.writerow(self.row(result))
-        self.stream.flush()
+        self._line(self.row(result))
+        self.count += 1
 
 
 def write_csv(stream: IO[str], settings: Settings, results: Iterable[PairResult]) -> None:

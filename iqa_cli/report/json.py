@@ -6,12 +6,18 @@ numbers are the strings ``"inf"``, ``"-inf"`` and ``"nan"`` (see
 ``parse_constant`` raising and never trip. Output is ASCII (``\\uXXXX``
 escapes), so any file name, even one that is not valid UTF-8, survives.
 
-JSONL (``--format jsonl``): one line per pair, flushed as soon as the pair is
-scored, then one summary line. Every line is a complete object that carries
-``"schema": "iqa/1"`` and ``"type"`` (``"pair"`` or ``"summary"``), so a line
-can be routed and validated on its own (``grep``, ``tail -n 1``, a truncated
-file from an interrupted run). A pair line is the pair object of the JSON
-document plus those two keys; the summary line is::
+JSONL (``--format jsonl``): a settings line, then one line per pair, flushed
+as soon as the pair is scored, then one summary line. Every line is a
+complete object that carries ``"schema": "iqa/1"`` and ``"type"``
+(``"settings"``, ``"pair"`` or ``"summary"``), so a line can be routed and
+validated on its own (``grep``, ``tail -n 1``, a truncated file from an
+interrupted run, whose first line still says how it was scored). The first
+line is::
+
+    {"schema": "iqa/1", "type": "settings", "iqa_version": "...", "settings": {...}}
+
+a pair line is the pair object of the JSON document plus ``schema`` and
+``type``; the summary line (absent when the run was interrupted) is::
 
     {"schema": "iqa/1", "type": "summary", "iqa_version": "...",
      "settings": {...}, "summary": {...}}
@@ -66,6 +72,11 @@ def write_json(stream: IO[str], doc: Mapping[str, Any]) -> None:
     stream.flush()
 
 
+def settings_line(settings: Settings) -> dict[str, Any]:
+    """The JSONL object that starts a stream."""
+    return {"schema": SCHEMA, "type": "settings", "iqa_version": __version__, "settings": settings.to_json()}
+
+
 def pair_line(result: PairResult) -> dict[str, Any]:
     """The JSONL object for one pair."""
     return {"schema": SCHEMA, "type": "pair", **result.to_json()}
@@ -96,6 +107,9 @@ class JsonlWriter:
         # one write call per line, so an interrupted run leaves whole lines
         self.stream.write(_dumps(obj, indent=None) + "\n")
         self.stream.flush()
+
+    def write_settings(self, settings: Settings) -> None:
+        self._line(settings_line(settings))
 
     def write_pair(self, result: PairResult) -> None:
         self._line(pair_line(result))

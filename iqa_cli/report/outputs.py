@@ -1,14 +1,16 @@
 """Routing results to stdout and files as the options ask.
 
-Atomic outputs (table, JSON, CSV files) are written once at the end; JSONL
-and CSV on stdout, and JSONL files, stream one complete line per pair.
+JSONL and CSV stream, on stdout and into files alike: the JSONL settings line
+or the CSV header at once, then one complete, flushed line per pair, so an
+interrupted run leaves every finished pair. JSON and table files are atomic:
+written once at the end, or not at all. Every output file is locked
+(:mod:`.lock`) before any work, so a second writer is refused.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from contextlib import ExitStack
 from typing import Any, Callable
 
 from ..errors import IqaError, UsageError
@@ -16,6 +18,29 @@ from ..results import PairResult, Settings
 
 #: file extension -> output format
 FORMAT_BY_EXTENSION = {".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
+
+#: formats written line by line as pairs are scored
+STREAMED = ("jsonl", "csv")
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def not_written(names: list[str]) -> str:
+    """``"a.json was not written"``, ``"a.json and b.xml were not written"``."""
+    if len(names) == 1:
+        return f"{names[0]} was not written"
+    return f"{', '.join(names[:-1])} and {names[-1]} were not written"
+
+
+def stream_note(where: str, fmt: str, count: int) -> str:
+    """What a stream holds after an interrupted run (``where``: a file, or "the CSV on stdout")."""
+    if fmt == "csv":
+        return f"{where} holds the {_plural(count, 'finished row')}" if count else f"{where} holds only the header"
+    if count:
+        return f"{where} holds the settings line and the {_plural(count, 'finished pair')}"
+    return f"{where} holds only the settings line"
 
 
 class Outputs:
@@ -42,58 +67,82 @@ class Outputs:
         if bare:
             self.stdout_fmt = bare[0]
         self.quiet = quiet and self.stdout_fmt == "table"
-        self._stack = ExitStack()
-        self._streams: list[Callable[[PairResult], None]] = []
+        self._streams: list[tuple[str, str, Any]] = []  # (where, format, writer)
         self._finish: list[Callable[[dict], None]] = []
+        self._held: Any = None
 
     def __enter__(self) -> "Outputs":
-        from ..atomic import atomic_write
+        from .lock import HeldFiles
+
+        self._held = HeldFiles()
+        try:
+            self._open()
+        except BaseException:
+            self._held.close()
+            raise
+        return self
+
+    def _open(self) -> None:
         from .csv import CsvWriter
         from .json import JsonlWriter
 
+        # every file is locked before any is truncated, and before any work
+        held = []
         for fmt, path in self.files:
-            if fmt == "jsonl":
-                try:
-                    stream = self._stack.enter_context(open(path, "w", encoding="utf-8"))
-                except OSError as e:
-                    raise IqaError(f"cannot write: {e.strerror or e}", path) from None
-                self._add_jsonl(JsonlWriter(stream))
-            else:
-                # probe writability now, before any work is done
+            if fmt not in STREAMED:
+                # probe writability now: the atomic write at the end needs a temporary file there
                 d = os.path.dirname(os.path.abspath(path))
                 if not os.path.isdir(d) or not os.access(d, os.W_OK):
                     raise IqaError("cannot write: directory does not exist or is not writable", path)
+            held.append(self._held.hold(path, stream=fmt in STREAMED))
+        for (fmt, path), h in zip(self.files, held):
+            if fmt == "jsonl":
+                self._add_jsonl(path, JsonlWriter(h.open_stream()))
+            elif fmt == "csv":
+                self._add_csv(path, CsvWriter(h.open_stream(newline=""), self.settings))
         if self.stdout_fmt == "jsonl":
-            self._add_jsonl(JsonlWriter(sys.stdout))
+            self._add_jsonl("the JSONL on stdout", JsonlWriter(sys.stdout))
         elif self.stdout_fmt == "csv":
-            w = CsvWriter(sys.stdout, self.settings)
-            self._streams.append(w.write_pair)
-        self._atomic = atomic_write
-        return self
+            self._add_csv("the CSV on stdout", CsvWriter(sys.stdout, self.settings))
 
-    def _add_jsonl(self, writer: Any) -> None:
-        self._streams.append(writer.write_pair)
+    def _add_jsonl(self, where: str, writer: Any) -> None:
+        writer.write_settings(self.settings)
+        self._streams.append((where, "jsonl", writer))
         self._finish.append(lambda summary, w=writer: w.write_summary(summary, self.settings))
 
+    def _add_csv(self, where: str, writer: Any) -> None:
+        writer.write_header()
+        self._streams.append((where, "csv", writer))
+
     def pair(self, result: PairResult) -> None:
-        for s in self._streams:
-            s(result)
+        for _, _, w in self._streams:
+            w.write_pair(result)
+
+    def interrupt_notes(self) -> list[str]:
+        """What is true of each output after Ctrl-C: what every stream holds, what was not written."""
+        notes = [stream_note(where, fmt, w.count) for where, fmt, w in self._streams]
+        unwritten = [path for fmt, path in self.files if fmt not in STREAMED]
+        if self.stdout_fmt == "json":
+            unwritten.append("the JSON on stdout")
+        elif self.stdout_fmt == "table" and not self.quiet:
+            unwritten.append("the table")
+        if unwritten:
+            notes.append(not_written(unwritten))
+        return notes
 
     def finish(self, results: list[PairResult], summary: dict, *, worst: int = 5, title: str | None = None) -> None:
-        from .csv import write_csv
-        from .json import to_json_text
+        from ..atomic import atomic_write
         from ..results import document
+        from .json import to_json_text
 
         for f in self._finish:
             f(summary)
         doc = None
         for fmt, path in self.files:
-            if fmt == "jsonl":
+            if fmt in STREAMED:
                 continue
-            with self._atomic(path, newline="" if fmt == "csv" else None) as fh:
-                if fmt == "csv":
-                    write_csv(fh, self.settings, results)
-                elif fmt == "json":
+            with atomic_write(path) as fh:
+                if fmt == "json":
                     doc = doc or document(self.settings, results, summary)
                     fh.write(to_json_text(doc) + "\n")
                 else:
@@ -115,4 +164,5 @@ class Outputs:
             render(Console(), self.settings, results, summary, worst=worst, title=title)
 
     def __exit__(self, *exc: Any) -> None:
-        self._stack.close()
+        if self._held is not None:
+            self._held.close()
