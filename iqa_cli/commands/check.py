@@ -298,14 +298,10 @@ def run_check(ctx: click.Context, kw: dict[str, Any]) -> int:
 
         write_html(kw["html_dir"], rows, verdict=verdict, settings=settings, gates=gates, changes=changes)
     if not quiet and kw["json_path"] != "-":
-        from rich.console import Console
-
-        console = Console()
-        if not console.is_terminal:
-            console = Console(width=max(console.width, 120))
         from ..report.check_table import render_table
+        from ..report.table import make_console
 
-        render_table(console, rows, settings)
+        render_table(make_console(), rows, settings)
         for c in changes:
             click.echo(c)
     if kw["github"]:
