@@ -35,13 +35,12 @@ from __future__ import annotations
 import math
 import os
 import re
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-from rich import box
 from rich.cells import cell_len
 from rich.console import Console
 from rich.measure import Measurement
-from rich.table import Table
 from rich.text import Text
 
 from ..formatting import table_value as format_value
@@ -50,10 +49,6 @@ from ..results import PairResult, Settings, summarize
 from ..status import PairStatus
 
 _STATS = ("mean", "std", "min", "median", "max")
-
-#: SIMPLE_HEAD for consoles that cannot print box-drawing characters (rich would
-#: otherwise fall back to a full ``|`` grid)
-_ASCII_SIMPLE_HEAD = box.Box("    \n    \n -- \n    \n    \n    \n    \n    \n", ascii=True)
 
 
 def _unicode(console: Console) -> bool:
@@ -267,19 +262,6 @@ def _warning_summary(groups: list[tuple[list[int], str]], total: int, labels: li
 # --------------------------------------------------------------------------- tables
 
 
-def _table(uni: bool, title: str | None = None) -> Table:
-    return Table(
-        title=title,
-        box=box.SIMPLE_HEAD if uni else _ASCII_SIMPLE_HEAD,
-        show_edge=False,
-        pad_edge=False,
-        padding=(0, 0, 0, 1),  # with the blank divider: two spaces between columns
-        header_style="bold",
-        title_justify="left",
-        title_style="bold",
-    )
-
-
 def _metric_cells(r: PairResult, columns: Sequence[str], uni: bool) -> list[Text]:
     if r.status != PairStatus.OK:
         return [Text("") for _ in columns]
@@ -328,6 +310,7 @@ def print_grid(
     lead: Sequence[tuple[str, list[Text], str]] = (),
     details: Sequence[tuple[list[Text], list[Text]]] | None = None,
     title: str | None = None,
+    name_header: str = "pair",
 ) -> None:
     """A table of pairs at the console's width: ``lead`` columns, the pair
     names, then ``columns`` (header lines, one cell per pair, ``"left"`` or
@@ -340,10 +323,11 @@ def print_grid(
               for (head, _, _), cells in zip(columns, split)]
     offset = sum(w + _GAP for w in lead_w)
     fixed = offset + sum(w + _GAP for w in widths)
-    longest = max([cell_len("pair")] + [cell_len(x) for x in labels])
+    longest = max([cell_len(name_header)] + [cell_len(x) for x in labels])
     avail = width - fixed
     own_line = longest > avail and avail < _MIN_PAIR
-    pair_w = min(longest, max(avail, cell_len("pair")))
+    pair_w = min(longest, max(avail, 0 if own_line else cell_len(name_header)))
+    name_above = cell_len(name_header) > pair_w  # too narrow even for the heading: a line of its own
     heads = max([len(h) for h, _, _ in columns] + [1])
 
     def pad(t: Text, w: int, justify: str) -> Text:
@@ -364,11 +348,13 @@ def print_grid(
 
     if title:
         _print_line(console, Text(title, style="bold"))
+    if name_above:
+        _print_line(console, Text(name_header, style="bold"))
     for k in range(heads):  # headers bottom-aligned
         cells = [Text(h[k - heads + len(h)] if k >= heads - len(h) else "") for h, _, _ in columns]
         last = k == heads - 1
         leads = [Text(h if last else "") for h, _, _ in lead]
-        _print_line(console, line(leads, Text("pair" if last else ""), cells, style="bold"))
+        _print_line(console, line(leads, Text(name_header if last and not name_above else ""), cells, style="bold"))
     _print_line(console, Text(("─" if uni else "-") * min(width, fixed + pair_w)))
     for i, label in enumerate(labels):
         leads = [cells[i] for _, cells, _ in lead]
@@ -472,19 +458,13 @@ def _render_summary(
     console.print()
     shown = [c for c in columns if c in stats]
     if shown:
-        table = _table(uni, title="summary")
-        table.add_column("metric", no_wrap=True)
-        table.add_column("count", justify="right", no_wrap=True)
-        for key in _STATS:
-            table.add_column(key, justify="right", no_wrap=True)
-        for c in shown:
-            s = stats[c]
-            table.add_row(
-                header(c, settings, lines=1),
-                str(s.get("n", "")),
-                *(_value_text(c, s.get(k), uni) for k in _STATS),
-            )
-        console.print(table)
+        cells = [[Text(str(stats[c].get("n", "")))] + [_value_text(c, stats[c].get(k), uni) for k in _STATS]
+                 for c in shown]
+        print_grid(
+            console, uni, [header(c, settings, lines=1) for c in shown],
+            [([name], [row[j] for row in cells], "right") for j, name in enumerate(("count",) + _STATS)],
+            title="summary", name_header="metric",
+        )
     console.print(_counts(summary))
 
 
