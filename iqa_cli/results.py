@@ -36,6 +36,7 @@ class Settings:
     pixel_tol: float = 0.0  # tolerance for diff_pixels, image units
     block: int = 16  # block size for ssim_min
     max_pixels: int | None = None  # decompression-bomb guard
+    exif_transpose: bool = False  # apply EXIF orientation tags after decoding
 
     @property
     def columns(self) -> list[str]:
@@ -52,6 +53,8 @@ class Settings:
         }
         if self.bit_depth is not None:
             out["bit_depth"] = self.bit_depth
+        if self.exif_transpose:  # only when on, like bit_depth: documents of the default stay as they were
+            out["exif_transpose"] = True
         for name in self.metrics:  # the options of the selected metrics, as the registry names them
             for key, attr in METRICS[name].options:
                 *parents, leaf = key.split(".")
@@ -74,6 +77,8 @@ class Settings:
             f"data range {dr}",
             f"device {self.device}",
         ]
+        if self.exif_transpose:
+            parts.append("EXIF orientation applied")
         if "mix" in self.metrics:
             parts.append(f"mix {self.mix_variant} alpha {self.mix_alpha:g}")
         return "; ".join(parts)

@@ -50,8 +50,8 @@ direction; negative = failing by that much).
 Config: ./iqa.toml ([check] or [tool.iqa.check]) or ./pyproject.toml
 ([tool.iqa.check]), or --config FILE. Keys: fail_if, metrics, device,
 color, alpha, downsample, data_range, bit_depth, pixel_tol, below, block,
-max_pixels, mix_variant, mix_alpha, tv_reduction, allow_new, match, include,
-exclude, and [[...overrides]] tables {glob, fail_if} replacing the gates for
+max_pixels, exif_transpose, mix_variant, mix_alpha, tv_reduction, allow_new,
+match, include, exclude, and [[...overrides]] tables {glob, fail_if} replacing the gates for
 matching files. Unknown keys are errors. The command line beats the config.
 
 \b

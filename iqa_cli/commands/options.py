@@ -102,6 +102,9 @@ def metric_options(fn: Callable) -> Callable:
                      help="Block size of ssim_min (worst block mean of the SSIM map)."),
         click.option("--max-pixels", type=click.IntRange(min=1), default=None,
                      help="Refuse images with more pixels than this before decoding (default 2^28)."),
+        click.option("--exif-transpose", "exif_transpose", is_flag=True, default=False,
+                     help="Apply each file's EXIF orientation after decoding (default: pixels as stored, "
+                     "with a warning)."),
     ]
     return apply_options(fn, opts)
 
