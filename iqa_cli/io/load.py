@@ -60,7 +60,13 @@ import stat
 import numpy as np
 
 from ..errors import ImageLoadError
-from .image import DEFAULT_MAX_PIXELS, ORIENTATIONS, LoadedImage, apply_orientation, one_line
+from .image import (
+    DEFAULT_MAX_PIXELS,
+    ORIENTATIONS,
+    LoadedImage,
+    apply_orientation,
+    one_line,
+)
 from .pillow import read_pillow
 from .tiff import TIFF_MAGIC, read_tiff
 
