@@ -41,6 +41,7 @@ class Settings:
     crop_border: int = 0  # pixels removed from each side of both images before everything else
     ignore: tuple[tuple[int, int, int, int], ...] = ()  # X, Y, W, H regions no metric sees
     mask: str | None = None  # a mask image (non-zero = ignored), or a folder of them by pair name
+    exif_transpose: bool = False  # apply EXIF orientation tags after decoding
 
     @property
     def columns(self) -> list[str]:
@@ -65,6 +66,8 @@ class Settings:
             out["ignore"] = [list(r) for r in self.ignore]
         if self.mask:
             out["mask"] = self.mask
+        if self.exif_transpose:  # only when on, like bit_depth: documents of the default stay as they were
+            out["exif_transpose"] = True
         for name in self.metrics:  # the options of the selected metrics, as the registry names them
             for key, attr in METRICS[name].options:
                 *parents, leaf = key.split(".")
@@ -92,6 +95,8 @@ class Settings:
             f"data range {dr}",
             f"device {self.device}",
         ]
+        if self.exif_transpose:
+            parts.append("EXIF orientation applied")
         if "mix" in self.metrics:
             parts.append(f"mix {self.mix_variant} alpha {self.mix_alpha:g}")
         return "; ".join(parts)

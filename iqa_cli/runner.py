@@ -116,12 +116,14 @@ def load_pair(pair: Pair, settings: Settings, *, keep_images: bool = False,
         path = pair.reference if pair.reference is not None else pair.distorted
         try:
             img = load_image(path, bit_depth=settings.bit_depth, data_range=settings.data_range,
+                             exif_transpose=settings.exif_transpose,
                              **({"max_pixels": settings.max_pixels} if settings.max_pixels is not None else {}))
         except (IqaError, MemoryError):
             return Loaded(pair)
         return Loaded(pair, images=(img, None) if pair.reference is not None else (None, img))
     try:
-        kw = dict(bit_depth=settings.bit_depth, data_range=settings.data_range)
+        kw = dict(bit_depth=settings.bit_depth, data_range=settings.data_range,
+                  exif_transpose=settings.exif_transpose)
         if settings.max_pixels is not None:
             kw["max_pixels"] = settings.max_pixels
         ref: LoadedImage = load_image(pair.reference, **kw)

@@ -50,8 +50,8 @@ direction; negative = failing by that much).
 Config: ./iqa.toml ([check] or [tool.iqa.check]) or ./pyproject.toml
 ([tool.iqa.check]), or --config FILE. Keys: fail_if, metrics, device,
 color, alpha, downsample, data_range, bit_depth, pixel_tol, below, block,
-max_pixels, mix_variant, mix_alpha, tv_reduction, allow_new, match, include,
-exclude, and [[...overrides]] tables {glob, fail_if} replacing the gates for
+max_pixels, exif_transpose, mix_variant, mix_alpha, tv_reduction, allow_new,
+match, include, exclude, and [[...overrides]] tables {glob, fail_if} replacing the gates for
 matching files. Unknown keys are errors. The command line beats the config.
 
 \b
@@ -329,14 +329,10 @@ def run_check(ctx: click.Context, kw: dict[str, Any]) -> int:
 
         write_html(kw["html_dir"], rows, verdict=verdict, settings=settings, gates=gates, changes=changes)
     if not quiet and kw["json_path"] != "-":
-        from rich.console import Console
-
-        console = Console()
-        if not console.is_terminal:
-            console = Console(width=max(console.width, 120))
         from ..report.check_table import render_table
+        from ..report.table import make_console
 
-        render_table(console, rows, settings)
+        render_table(make_console(), rows, settings)
         for c in changes:
             click.echo(c)
     if kw["github"]:

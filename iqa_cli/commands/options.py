@@ -146,6 +146,9 @@ def metric_options(fn: Callable | None = None, *, tolerance: float = 0.0) -> Cal
                      metavar="LEVELS",
                      help="Treat per-sample differences up to LEVELS 8-bit levels (LEVELS/255 of the data "
                      "range) as no change, before every metric: dither, anti-aliasing and GPU noise."),
+        click.option("--exif-transpose", "exif_transpose", is_flag=True, default=False,
+                     help="Apply each file's EXIF orientation after decoding (default: pixels as stored, "
+                     "with a warning)."),
     ]
     return apply_options(fn, opts)
 

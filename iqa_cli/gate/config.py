@@ -18,8 +18,8 @@ from ..errors import UsageError
 #: keys of the check table; values are checked with the same rules as the options
 CONFIG_KEYS = (
     "fail_if", "metrics", "device", "color", "alpha", "downsample", "data_range", "bit_depth", "mix_variant",
-    "mix_alpha", "tv_reduction", "below", "pixel_tol", "block", "max_pixels", "tolerance", "protocol", "crop_border", "ignore", "mask", "allow_new", "match", "include",
-    "exclude", "overrides",
+    "mix_alpha", "tv_reduction", "below", "pixel_tol", "block", "max_pixels", "tolerance", "protocol", "crop_border",
+    "ignore", "mask", "exif_transpose", "allow_new", "match", "include", "exclude", "overrides",
 )
 OVERRIDE_KEYS = ("glob", "fail_if", "ignore", "mask")
 

@@ -138,7 +138,9 @@ def prepare_pair(
 
     1. **Size**: width and height must match, else
        ``SizeMismatchError("size mismatch: 640x480 vs 641x480")`` (W x H,
-       reference first). Nothing is ever resized.
+       reference first), with a hint when the sizes are swapped and a file
+       has an unapplied EXIF orientation. Nothing is ever resized. Two
+       different ICC profiles (or one and none) give a warning.
     2. **Data range**: when the ranges differ, the image with the smaller
        range is scaled onto the larger one, ``x * big / small`` in float64
        (exact for 8 -> 16 bit, x257). The same rule covers float vs integer
@@ -168,9 +170,15 @@ def prepare_pair(
     """
     mode, bg = parse_alpha(alpha)
     if (ref.width, ref.height) != (dist.width, dist.height):
-        raise SizeMismatchError(f"size mismatch: {ref.shape_str} vs {dist.shape_str}")
+        hint = ""
+        tagged = [o for o in (ref.orientation, dist.orientation) if o not in (None, 1)]
+        if (ref.width, ref.height) == (dist.height, dist.width) and tagged:
+            hint = f" (EXIF orientation {tagged[0]}: try --exif-transpose)"
+        raise SizeMismatchError(f"size mismatch: {ref.shape_str} vs {dist.shape_str}{hint}")
 
     notes = [f"reference: {w}" for w in ref.warnings] + [f"distorted: {w}" for w in dist.warnings]
+    if ref.icc_profile != dist.icc_profile:  # one without, or other bytes; the same profile says nothing
+        notes.append("ICC profiles differ: colours compared as stored, not colour-managed")
     rng = float(max(ref.data_range, dist.data_range))
 
     def as_planes(img: LoadedImage, role: str) -> np.ndarray:

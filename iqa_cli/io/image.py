@@ -29,6 +29,10 @@ class LoadedImage:
             stored in the file (TIFF associated alpha). :func:`prepare_pair`
             takes it into account.
         format: the decoder's name for the file format ("PNG", "TIFF", ...).
+        orientation: the file's EXIF Orientation tag (2..8) when it is still
+            to be applied to ``pixels``; None when there is none, it is 1, or
+            it was applied on load (``exif_transpose``).
+        icc_profile: the embedded ICC profile's bytes, or None (never applied).
     """
 
     path: str
@@ -38,6 +42,8 @@ class LoadedImage:
     warnings: list[str] = field(default_factory=list)
     alpha_associated: bool = False
     format: str | None = None
+    orientation: int | None = None
+    icc_profile: bytes | None = field(default=None, repr=False)
 
     @property
     def height(self) -> int:
@@ -57,6 +63,30 @@ class LoadedImage:
         """``"WxH"``, the form used in messages ("640x480")."""
         return f"{self.width}x{self.height}"
 
+
+
+#: EXIF Orientation tag -> what applying it does
+ORIENTATIONS = {
+    2: "mirror horizontally", 3: "rotate 180°", 4: "mirror vertically", 5: "mirror and rotate 270°",
+    6: "rotate 90°", 7: "mirror and rotate 90°", 8: "rotate 270°",
+}
+
+
+def apply_orientation(arr: np.ndarray, orientation: int | None) -> np.ndarray:
+    """``(H, W, C)`` samples as the EXIF Orientation tag says to display them
+    (any dtype; 1 or None: unchanged). Returns a C-contiguous array."""
+    if orientation in (None, 1):
+        return arr
+    views = {
+        2: lambda a: a[:, ::-1],
+        3: lambda a: a[::-1, ::-1],
+        4: lambda a: a[::-1],
+        5: lambda a: a.transpose(1, 0, 2),
+        6: lambda a: a[::-1].transpose(1, 0, 2),  # 90° clockwise
+        7: lambda a: a[::-1, ::-1].transpose(1, 0, 2),
+        8: lambda a: a[:, ::-1].transpose(1, 0, 2),  # 90° counter-clockwise
+    }
+    return np.ascontiguousarray(views[int(orientation)](arr))
 
 
 def one_line(text: object) -> str:

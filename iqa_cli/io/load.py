@@ -29,8 +29,12 @@ Conventions:
   the same scale as the colour samples, and *straight* (not premultiplied)
   unless :attr:`LoadedImage.alpha_associated` says the file stored
   premultiplied colour (TIFF ``ExtraSamples = 1``).
-* **Pixels are taken as stored**: no EXIF orientation, no ICC or gamma
-  conversion, so both files of a pair must be stored the same way.
+* **Pixels are taken as stored**: no ICC or gamma conversion, so both files
+  of a pair must be stored the same way. An EXIF Orientation tag other than 1
+  is applied only with ``exif_transpose`` (all 8, on the decoded samples, any
+  bit depth); otherwise it is left alone with a warning. The ICC profile's
+  bytes are kept (:attr:`LoadedImage.icc_profile`) so that a pair can say
+  when its two profiles differ.
 * **Multi-frame files** (animated GIF/PNG/WebP, multi-page TIFF): the first
   frame, with the warning ``"N frames: using the first"``.
 * **Decompression bombs**: the pixel count is read from the header and
@@ -56,7 +60,13 @@ import stat
 import numpy as np
 
 from ..errors import ImageLoadError
-from .image import DEFAULT_MAX_PIXELS, LoadedImage, one_line
+from .image import (
+    DEFAULT_MAX_PIXELS,
+    ORIENTATIONS,
+    LoadedImage,
+    apply_orientation,
+    one_line,
+)
 from .pillow import read_pillow
 from .tiff import TIFF_MAGIC, read_tiff
 
@@ -67,6 +77,7 @@ def load_image(
     bit_depth: int | None = None,
     data_range: float | None = None,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    exif_transpose: bool = False,
 ) -> LoadedImage:
     """Decode one image file.
 
@@ -81,6 +92,8 @@ def load_image(
             ``[0, data_range]`` give a warning.
         max_pixels: refuse images with more pixels than this, checked on the
             header before decoding. ``None`` disables the check.
+        exif_transpose: apply the file's EXIF Orientation tag to the
+            samples (else they stay as stored, with a warning).
 
     Returns:
         A :class:`LoadedImage` (conventions in the module docstring).
@@ -137,6 +150,7 @@ def load_image(
         raise fail(f"cannot read: {one_line(e.strerror or e)}") from None
 
     notes: list[str] = []
+    meta: dict = {}
     with fh:
         try:
             head = fh.read(32)
@@ -146,10 +160,18 @@ def load_image(
         if head[:4] in TIFF_MAGIC:
             decoded = read_tiff(fh, st.st_size, max_pixels, notes, fail)
         else:
-            decoded = read_pillow(fh, head, max_pixels, notes, fail)
+            decoded = read_pillow(fh, head, max_pixels, notes, fail, meta)
 
     arr, has_alpha, associated, fmt = decoded
     arr, rng = _resolve_range(arr, bit_depth, data_range, notes, fail)
+    orientation = meta.get("orientation")
+    if orientation in (None, 1):
+        orientation = None
+    elif exif_transpose:
+        arr, orientation = apply_orientation(arr, orientation), None
+    else:
+        notes.append(f"EXIF orientation {orientation} ({ORIENTATIONS[orientation]}) ignored: pixels compared "
+                     "as stored; --exif-transpose applies it")
     return LoadedImage(
         path=spath,
         pixels=arr,
@@ -158,6 +180,8 @@ def load_image(
         warnings=notes,
         alpha_associated=associated and has_alpha,
         format=fmt,
+        orientation=orientation,
+        icc_profile=meta.get("icc_profile"),
     )
 
 

@@ -221,13 +221,26 @@ def _key_alpha(arr: np.ndarray, key, maxval: int) -> np.ndarray:
     return np.concatenate([arr, alpha[..., None]], axis=-1)
 
 
-def read_pillow(fh, head, max_pixels, notes, fail):
-    """Decode with Pillow. Returns (array HxWxC, has_alpha, associated, format)."""
+def read_pillow(fh, head, max_pixels, notes, fail, meta=None):
+    """Decode with Pillow. Returns (array HxWxC, has_alpha, associated, format);
+    ``meta`` (a dict), when given, receives ``orientation`` (the EXIF tag, 1..8,
+    or None) and ``icc_profile`` (bytes or None)."""
     with _strict_pillow():
-        return _read_pillow_strict(fh, head, max_pixels, notes, fail)
+        return _read_pillow_strict(fh, head, max_pixels, notes, fail, {} if meta is None else meta)
 
 
-def _read_pillow_strict(fh, head, max_pixels, notes, fail):
+def _orientation(im) -> int | None:
+    """The EXIF Orientation tag (1..8) or None; never fails a decode."""
+    try:
+        if im.format == "PNG" and "exif" not in im.info:
+            return None  # getexif() would decode the pixels again to look behind them
+        o = im.getexif().get(0x0112)
+    except Exception:  # noqa: BLE001 - a broken EXIF block is no reason to refuse the pixels
+        return None
+    return int(o) if isinstance(o, int) and 1 <= o <= 8 else None
+
+
+def _read_pillow_strict(fh, head, max_pixels, notes, fail, meta):
     """:func:`read_pillow` once Pillow is strict: open under the lock, decode
     PNG and JPEG pixel data after releasing it."""
     arr = None
@@ -288,6 +301,9 @@ def _read_pillow_strict(fh, head, max_pixels, notes, fail):
             im.load()
             arr, mode = _pil_to_array(im, mode, rawmode, notes, fail)
 
+    meta["orientation"] = _orientation(im)
+    icc = im.info.get("icc_profile")
+    meta["icc_profile"] = bytes(icc) if icc else None
     if arr.shape[:2] != (h, w):  # pragma: no cover - defensive: decoder disagreed with header
         raise fail(f"decoded size {arr.shape[1]}x{arr.shape[0]} differs from header {w}x{h}")
     has_alpha = arr.shape[2] in (2, 4)

@@ -157,11 +157,9 @@ class Outputs:
             sys.stdout.write(to_json_text(doc) + "\n")
             sys.stdout.flush()
         elif self.stdout_fmt == "table" and not self.quiet:
-            from rich.console import Console
+            from .table import make_console, render
 
-            from .table import render
-
-            render(Console(), self.settings, results, summary, worst=worst, title=title)
+            render(make_console(), self.settings, results, summary, worst=worst, title=title)
 
     def __exit__(self, *exc: Any) -> None:
         if self._held is not None:

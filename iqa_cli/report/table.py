@@ -1,21 +1,29 @@
 """The terminal table (``--format table``): pairs, settings line, summary, worst pairs.
 
-Rendered with rich, so colours appear only on a terminal and the layout
-adapts to the console width. File names and messages are passed as
-:class:`rich.text.Text`, never as markup, so ``[`` in a path prints as is. On a
-console whose encoding is not UTF (``LANG=C``), ``∞``, ``—``, ``→`` and ``⚠``
-become ``inf``, ``-``, ``->`` and ``!``.
+Colours appear only on a terminal. File names and messages are
+:class:`rich.text.Text`, never markup, so ``[`` in a path prints as is. On a
+console whose encoding is not UTF (``LANG=C``), ``∞``, ``—``, ``→``, ``⚠`` and
+``…`` become ``inf``, ``-``, ``->``, ``!`` and ``...``.
 
-Layout, chosen to fit all six default metrics in 80 columns:
+Layout, laid out here at the console's width (:func:`make_console` picks it:
+the terminal's, else ``COLUMNS``, else 120), so that it reads the same in a
+terminal and in a CI log:
 
-- one row per pair; the pair column folds long names, numbers never wrap;
-- the status is not a column of its own: a pair that was not scored shows it
-  under its name (``error: size mismatch: …``, ``missing distorted``) and has
-  empty metric cells; warnings follow, dim;
+- one line per pair; numbers never wrap; a file name is never split across
+  lines: one too long for the pair column is shortened in the middle
+  (``photo_no…_0042.png``; JSON and CSV keep the full path), and when the
+  metrics leave almost no room the name gets a line of its own above its
+  numbers;
+- a pair that was not scored shows its status on its own line under the
+  name, at the full console width (``error: size mismatch: …``), with empty
+  metric cells;
+- a warning given for several pairs is printed once below the table with the
+  number of pairs (numbers that differ from pair to pair, e.g. the image size,
+  shown as ``…``); a warning of one pair stays under it, dim, on one line;
 - the pair is named by its distorted file, relative to the directory all
-  distorted files share (named in the caption, with the reference when there
-  is only one); ``ref → dist`` when several references are paired under
-  different file names.
+  distorted files share (named in a line under the table, with the reference
+  when there is only one); ``ref → dist`` when several references are paired
+  under different file names.
 
 Number formats are the registry's (:mod:`iqa_cli.formatting`): SSIM-like
 columns 6 decimals, TV 4, PSNR 2 (dB), MSE 4 decimals or 4 significant
@@ -26,11 +34,13 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Any, Sequence
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-from rich import box
+from rich.cells import cell_len
 from rich.console import Console
-from rich.table import Table
+from rich.measure import Measurement
 from rich.text import Text
 
 from ..formatting import table_value as format_value
@@ -40,13 +50,83 @@ from ..status import PairStatus
 
 _STATS = ("mean", "std", "min", "median", "max")
 
-#: SIMPLE_HEAD for consoles that cannot print box-drawing characters (rich would
-#: otherwise fall back to a full ``|`` grid)
-_ASCII_SIMPLE_HEAD = box.Box("    \n    \n -- \n    \n    \n    \n    \n    \n", ascii=True)
-
 
 def _unicode(console: Console) -> bool:
     return (console.encoding or "").lower().replace("-", "").startswith("utf")
+
+
+#: width of a report that does not go to a terminal (CI logs, pipes) when
+#: ``COLUMNS`` is not set: rich's 80 would cut file names short
+PIPE_WIDTH = 120
+
+
+def report_width(is_terminal: bool, terminal_width: int, environ: Mapping[str, str] | None = None) -> int:
+    """The width tables are laid out at: the terminal's; else ``COLUMNS`` when
+    it is a positive number; else :data:`PIPE_WIDTH`."""
+    if is_terminal:
+        return terminal_width
+    cols = (os.environ if environ is None else environ).get("COLUMNS", "").strip()
+    return int(cols) if cols.isdigit() and int(cols) > 0 else PIPE_WIDTH
+
+
+def make_console(**kw: Any) -> Console:
+    """A :class:`Console` for a report on stdout, at :func:`report_width`
+    (the one rule of ``compare``, ``batch`` and ``check``)."""
+    console = Console(**kw)
+    width = report_width(console.is_terminal, console.width)
+    return console if width == console.width else Console(width=width, **kw)
+
+
+def _ellipsis(uni: bool) -> str:
+    return "…" if uni else "..."
+
+
+def _take(text: str, width: int, from_end: bool = False) -> str:
+    """The longest head (or tail) of ``text`` at most ``width`` cells wide."""
+    out, used = [], 0
+    for ch in reversed(text) if from_end else text:
+        w = cell_len(ch)
+        if used + w > width:
+            break
+        out.append(ch)
+        used += w
+    return "".join(reversed(out)) if from_end else "".join(out)
+
+
+def shorten_middle(name: str, width: int, uni: bool = True) -> str:
+    """``name`` if it fits in ``width`` cells, else its start and its end
+    around ``…`` (the end, which tells files apart, gets the larger share)."""
+    if cell_len(name) <= width:
+        return name
+    ell = _ellipsis(uni)
+    room = width - len(ell)
+    if room < 2:
+        return _take(name, width, from_end=True)
+    head = room * 2 // 5
+    return _take(name, head) + ell + _take(name, room - head, from_end=True)
+
+
+def shorten_end(text: str, width: int, uni: bool = True) -> str:
+    """``text`` cut to ``width`` cells, ending in ``…`` when cut."""
+    if cell_len(text) <= width:
+        return text
+    ell = _ellipsis(uni)
+    return _take(text, max(0, width - len(ell))) + ell
+
+
+class NameCell:
+    """A file name in a rich table cell: shortened in the middle to the
+    column's width, never folded over lines."""
+
+    def __init__(self, name: str, uni: bool, *, style: str = "", min_width: int = 16):
+        self.name, self.uni, self.style, self.min_width = name, uni, style, min_width
+
+    def __rich_measure__(self, console: Console, options: Any) -> Measurement:
+        n = cell_len(self.name)
+        return Measurement(min(n, self.min_width), n)
+
+    def __rich_console__(self, console: Console, options: Any):
+        yield Text(shorten_middle(self.name, options.max_width, self.uni), style=self.style, no_wrap=True)
 
 
 def header(column: str, settings: Settings | None = None, *, lines: int = 2) -> str:
@@ -125,42 +205,61 @@ class _Namer:
             return os.path.relpath(r.distorted, self.prefix)
         return r.name
 
-    def cell(self, r: PairResult, details: bool = True) -> Text:
-        t = Text(self.label(r))
-        if not details:
-            return t
+    def details(self, r: PairResult, warnings: Sequence[str]) -> tuple[list[Text], list[Text]]:
+        """The status line (errors) and the warning lines printed under a pair."""
+        status: list[Text] = []
         if not r.ok:
-            status = r.status.wire.replace("_", " ")
-            t.append("\n")
-            t.append(f"{status}: {r.error}" if r.error else status, style="red" if r.error else "yellow")
-        for w in r.warnings:
-            t.append("\n")
-            t.append(("⚠ " if self.uni else "! ") + w, style="dim")
-        return t
+            wire = r.status.wire.replace("_", " ")
+            status.append(Text(f"{wire}: {r.error}" if r.error else wire, style="red" if r.error else "yellow"))
+        notes = [Text(("⚠ " if self.uni else "! ") + w, style="dim") for w in warnings]
+        return status, notes
+
+
+# --------------------------------------------------------------------------- warnings
+
+_NUMBER = re.compile(r"(\d+(?:\.\d+)?)")
+
+
+def group_warnings(results: Sequence[PairResult]) -> tuple[list[list[str]], list[tuple[list[int], str]]]:
+    """Split the pairs' warnings into those of one pair (left on its row) and
+    those given for several pairs, which are the same once their numbers are
+    left out (``image is 100x80`` / ``image is 90x70``).
+
+    Returns the per-row lists and, for each repeated warning in order of first
+    appearance, the row indices and one text: numbers that differ between the
+    rows become ``…``.
+    """
+    seen: dict[str, list[tuple[int, str]]] = {}
+    for i, r in enumerate(results):
+        for w in dict.fromkeys(r.warnings):
+            seen.setdefault(_NUMBER.sub("#", w), []).append((i, w))
+    repeated = {k for k, hits in seen.items() if len({i for i, _ in hits}) > 1}
+    per_row = [[w for w in r.warnings if _NUMBER.sub("#", w) not in repeated] for r in results]
+    groups = []
+    for k, hits in seen.items():
+        if k not in repeated:
+            continue
+        split = [_NUMBER.split(w) for _, w in hits]
+        parts = [p if all(s[j] == p for s in split) else "…" for j, p in enumerate(split[0])]
+        groups.append((sorted({i for i, _ in hits}), "".join(parts)))
+    return per_row, groups
+
+
+def _warning_summary(groups: list[tuple[list[int], str]], total: int, labels: list[str], uni: bool) -> list[Text]:
+    lines = []
+    for rows, text in groups:
+        n = len(rows)
+        who = f"{n} pairs" if n == total else f"{n} of {total} pairs"
+        if n <= 3:
+            who += " (" + ", ".join(shorten_middle(labels[i], 40, uni) for i in rows) + ")"
+        t = Text("⚠ " if uni else "! ", style="yellow")
+        t.append(who + ": ", style="bold")
+        t.append(text if uni else text.replace("…", "..."))
+        lines.append(t)
+    return lines
 
 
 # --------------------------------------------------------------------------- tables
-
-
-def _table(uni: bool, title: str | None = None, caption: str | None = None) -> Table:
-    return Table(
-        title=title,
-        caption=caption,
-        box=box.SIMPLE_HEAD if uni else _ASCII_SIMPLE_HEAD,
-        show_edge=False,
-        pad_edge=False,
-        padding=(0, 0, 0, 1),  # with the blank divider: two spaces between columns
-        header_style="bold",
-        title_justify="left",
-        caption_justify="left",
-        title_style="bold",
-        caption_style="dim",
-    )
-
-
-def _add_metric_columns(table: Table, columns: Sequence[str], settings: Settings) -> None:
-    for c in columns:
-        table.add_column(header(c, settings), justify="right", no_wrap=True)
 
 
 def _metric_cells(r: PairResult, columns: Sequence[str], uni: bool) -> list[Text]:
@@ -193,6 +292,98 @@ def worst_pairs(results: Sequence[PairResult], column: str, k: int) -> list[Pair
     return [r for _, r in scored[:k]]
 
 
+_GAP = 2  # spaces between columns
+_MIN_PAIR = 16  # a pair column narrower than this: long names get a line of their own
+_INDENT = 2  # status and warning lines under a pair
+
+
+def _print_line(console: Console, line: Text) -> None:
+    console.print(line, soft_wrap=True)  # laid out already: neither wrapped nor cropped by rich
+
+
+def print_grid(
+    console: Console,
+    uni: bool,
+    labels: Sequence[str],
+    columns: Sequence[tuple[list[str], list[Text], str]],
+    *,
+    lead: Sequence[tuple[str, list[Text], str]] = (),
+    details: Sequence[tuple[list[Text], list[Text]]] | None = None,
+    title: str | None = None,
+    name_header: str = "pair",
+) -> None:
+    """A table of pairs at the console's width: ``lead`` columns, the pair
+    names, then ``columns`` (header lines, one cell per pair, ``"left"`` or
+    ``"right"``; a cell may hold several lines); ``details`` (status lines,
+    wrapped, and warning lines, cut to one line) are printed under each pair."""
+    width = console.width
+    lead_w = [max([cell_len(h)] + [c.cell_len for c in cells]) for h, cells, _ in lead]
+    split = [[c.split("\n") for c in cells] for _, cells, _ in columns]
+    widths = [max([cell_len(h) for h in head] + [p.cell_len for c in cells for p in c])
+              for (head, _, _), cells in zip(columns, split)]
+    offset = sum(w + _GAP for w in lead_w)
+    fixed = offset + sum(w + _GAP for w in widths)
+    longest = max([cell_len(name_header)] + [cell_len(x) for x in labels])
+    avail = width - fixed
+    own_line = longest > avail and avail < _MIN_PAIR
+    pair_w = min(longest, max(avail, 0 if own_line else cell_len(name_header)))
+    name_above = cell_len(name_header) > pair_w  # too narrow even for the heading: a line of its own
+    heads = max([len(h) for h, _, _ in columns] + [1])
+
+    def pad(t: Text, w: int, justify: str) -> Text:
+        gap = Text(" " * (w - t.cell_len))
+        return gap + t if justify == "right" else t + gap
+
+    def line(leads: Sequence[Text] | None, pair: Text, cells: Sequence[Text], style: str = "") -> Text:
+        t = Text(style=style)
+        for w, c, (_, _, justify) in zip(lead_w, leads or [Text("")] * len(lead), lead):
+            t.append(pad(c, w, justify))
+            t.append(" " * _GAP)
+        t.append(pad(pair, pair_w, "left"))
+        for w, c, (_, _, justify) in zip(widths, cells, columns):
+            t.append(" " * _GAP)
+            t.append(pad(c, w, justify))
+        t.rstrip()
+        return t
+
+    if title:
+        _print_line(console, Text(title, style="bold"))
+    if name_above:
+        _print_line(console, Text(name_header, style="bold"))
+    for k in range(heads):  # headers bottom-aligned
+        cells = [Text(h[k - heads + len(h)] if k >= heads - len(h) else "") for h, _, _ in columns]
+        last = k == heads - 1
+        leads = [Text(h if last else "") for h, _, _ in lead]
+        _print_line(console, line(leads, Text(name_header if last and not name_above else ""), cells, style="bold"))
+    _print_line(console, Text(("─" if uni else "-") * min(width, fixed + pair_w)))
+    for i, label in enumerate(labels):
+        leads = [cells[i] for _, cells, _ in lead]
+        parts = [cells[i] for cells in split]
+        first = [p[0] if p else Text("") for p in parts]
+        if own_line and cell_len(label) > pair_w:
+            _print_line(console, line(leads, Text(shorten_middle(label, max(width - offset, 4), uni)), []))
+            if any(c.plain for c in first):
+                _print_line(console, line(None, Text(""), first))
+        else:
+            _print_line(console, line(leads, Text(shorten_middle(label, pair_w, uni)), first))
+        for k in range(1, max([len(p) for p in parts] + [1])):  # further lines of multi-line cells
+            _print_line(console, line(None, Text(""), [p[k] if k < len(p) else Text("") for p in parts]))
+        if details:
+            status, notes = details[i]
+            indent = " " * (offset + _INDENT)
+            for t in status:  # wrapped at the console width, never in a narrow column
+                for part in t.wrap(console, max(width - offset - _INDENT, 8)):
+                    part.rstrip()
+                    _print_line(console, Text(indent) + part)
+            for t in notes:
+                cut = shorten_end(t.plain, max(width - offset - _INDENT, 8), uni)
+                _print_line(console, Text(indent) + Text(cut, style=t.style))
+
+
+def _metric_grid(columns: Sequence[str], settings: Settings, cells: list[list[Text]]):
+    return [(header(c, settings).split("\n"), [row[j] for row in cells], "right") for j, c in enumerate(columns)]
+
+
 def render(
     console: Console,
     settings: Settings,
@@ -204,7 +395,9 @@ def render(
 ) -> None:
     """Print the report for ``results`` on ``console``.
 
-    1. the pairs table (``title`` above it);
+    1. the pairs table (``title`` above it), each pair's status and own
+       warnings under it; below it the directory the names are relative to,
+       then each warning given for several pairs, once, with their number;
     2. ``settings: …`` — :meth:`Settings.describe`;
     3. with more than one pair: a summary table (count, mean, std, min, median,
        max per column; ``summary`` is :func:`iqa_cli.results.summarize`'s dict,
@@ -216,13 +409,20 @@ def render(
     columns = settings.columns
     uni = _unicode(console)
     namer = _Namer(results, uni)
+    labels = [namer.label(r) for r in results]
+    per_row, groups = group_warnings(results)
 
-    table = _table(uni, title, namer.caption)
-    table.add_column("pair", overflow="fold", min_width=12)
-    _add_metric_columns(table, columns, settings)
-    for r in results:
-        table.add_row(namer.cell(r), *_metric_cells(r, columns, uni))
-    console.print(table)
+    cells = [_metric_cells(r, columns, uni) for r in results]
+    print_grid(
+        console, uni, labels,
+        _metric_grid(columns, settings, cells),
+        details=[namer.details(r, w) for r, w in zip(results, per_row)],
+        title=title,
+    )
+    if namer.caption:
+        console.print(Text(namer.caption, style="dim"))  # wrapped at the console width
+    for t in _warning_summary(groups, len(results), labels, uni):
+        console.print(t)
 
     line = Text("settings: ", style="bold")
     line.append(settings.describe())
@@ -258,19 +458,13 @@ def _render_summary(
     console.print()
     shown = [c for c in columns if c in stats]
     if shown:
-        table = _table(uni, title="summary")
-        table.add_column("metric", no_wrap=True)
-        table.add_column("count", justify="right", no_wrap=True)
-        for key in _STATS:
-            table.add_column(key, justify="right", no_wrap=True)
-        for c in shown:
-            s = stats[c]
-            table.add_row(
-                header(c, settings, lines=1),
-                str(s.get("n", "")),
-                *(_value_text(c, s.get(k), uni) for k in _STATS),
-            )
-        console.print(table)
+        cells = [[Text(str(stats[c].get("n", "")))] + [_value_text(c, stats[c].get(k), uni) for k in _STATS]
+                 for c in shown]
+        print_grid(
+            console, uni, [header(c, settings, lines=1) for c in shown],
+            [([name], [row[j] for row in cells], "right") for j, name in enumerate(("count",) + _STATS)],
+            title="summary", name_header="metric",
+        )
     console.print(_counts(summary))
 
 
@@ -285,31 +479,33 @@ def _render_worst(
 ) -> None:
     direction = METRICS[COLUMNS[col]].direction
     which = "lowest" if direction == HIGHER else "highest"
-    table = _table(uni, title=f"worst {len(pairs)} by {header(col, settings, lines=1)} ({which})")
-    table.add_column("#", justify="right", no_wrap=True)
-    table.add_column("pair", overflow="fold", min_width=12)
-    _add_metric_columns(table, columns, settings)
     idx = list(columns).index(col)
-    for i, r in enumerate(pairs, 1):
-        cells = _metric_cells(r, columns, uni)
-        cells[idx].stylize("bold")
-        table.add_row(str(i), namer.cell(r, details=False), *cells)
+    cells = []
+    for r in pairs:
+        row = _metric_cells(r, columns, uni)
+        row[idx].stylize("bold")
+        cells.append(row)
     console.print()
-    console.print(table)
+    print_grid(
+        console, uni, [namer.label(r) for r in pairs],
+        _metric_grid(columns, settings, cells),
+        lead=[("#", [Text(str(i)) for i in range(1, len(pairs) + 1)], "right")],
+        title=f"worst {len(pairs)} by {header(col, settings, lines=1)} ({which})",
+    )
+
 
 
 def protocol_table(console: Console, rows: Sequence[tuple[str, PairResult]], settings: Settings) -> None:
     """``compare --protocol all``: one row per (distorted file, protocol)."""
     uni = _unicode(console)
     columns = settings.columns
-    table = _table(uni, title="iqa compare --protocol all",
-                   caption="each protocol's own conventions (iqa protocols); MSE on each protocol's scale")
-    table.add_column("pair", overflow="fold")
-    table.add_column("protocol", no_wrap=True)
-    _add_metric_columns(table, columns, settings)
-    for name, r in rows:
-        label = Text(os.path.basename(r.distorted or r.reference or "?"))
-        if r.status != PairStatus.OK and r.error:
-            label.append(f"\n{r.error}", style="red")
-        table.add_row(label, name, *_metric_cells(r, columns, uni))
-    console.print(table)
+    results = [r for _, r in rows]
+    cells = [_metric_cells(r, columns, uni) for r in results]
+    labels = [os.path.basename(r.distorted or r.reference or "?") for r in results]
+    details = [([Text(f"error: {r.error}", style="red")] if r.status != PairStatus.OK and r.error else [], [])
+               for r in results]
+    print_grid(console, uni, labels, _metric_grid(columns, settings, cells),
+               lead=[("protocol", [Text(name) for name, _ in rows], "left")], details=details,
+               title="iqa compare --protocol all")
+    console.print(Text("each protocol's own conventions (iqa protocols); MSE on each protocol's scale",
+                       style="dim"))
