@@ -23,7 +23,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("runner",),
     ("gate",),
     ("report",),
-    ("commands",),
+    ("commands", "pytest_plugin"),
     ("__init__", "__main__"),
 ]
 
