@@ -110,7 +110,7 @@ class IqaImage:
             except IqaError as e:
                 raise UsageError(f"iqa_image.check: the image cannot be decoded: {e.reason}", src) from None
         pair = Pair(key, baseline if exists else None, obtained)
-        rules = Rules(gates, [], ci, False, settings.block, str(root), None)
+        rules = Rules(gates, [], ci=ci, allow_new=False, block=settings.block, ref_root=str(root))
         result = next(iter(run([pair], settings, keep_maps=True, workers=1)))
         row = rules.row(pair, result)
         row.baseline = display(baseline, st.invocation_dir) if exists else None
