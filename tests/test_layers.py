@@ -24,7 +24,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("engines",),
     ("gate",),
     ("report",),
-    ("commands",),
+    ("commands", "pytest_plugin"),
     ("__init__", "__main__"),
 ]
 
