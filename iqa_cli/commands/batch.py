@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import click
 
-from ..report.outputs import Outputs
-from ..results import summarize
 from ..status import ExitCode, PairStatus, exit_code
 from .guard import err, guarded, nothing_found, print_warnings, report_row_errors
 from .options import CONTEXT, asked_metrics, metric_options, output_options, prepare_device
@@ -42,6 +40,9 @@ def batch(ref_dir: str, dist_dir: str, match, include, exclude, worst, shard, re
     Files present on one side only become missing_reference / missing_distorted
     rows; unreadable files become error rows; the batch always goes on.
     """
+    from ..report.outputs import Outputs
+    from ..results import summarize
+
     from contextlib import ExitStack
 
     from ..engines import open_engine

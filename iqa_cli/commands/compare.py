@@ -7,8 +7,6 @@ import os
 import click
 
 from ..errors import UsageError
-from ..report.outputs import Outputs
-from ..results import summarize
 from ..status import exit_code
 from .guard import guarded, report_row_errors
 from .options import CONTEXT, asked_metrics, metric_options, output_options, prepare_device
@@ -24,6 +22,9 @@ from .progress import score
 def compare(reference: str, distorted: tuple[str, ...], fmt, output, csv_path, json_path, workers, quiet,
             no_progress, debug, device, **settings_kw) -> int:
     """Score REFERENCE against one or more DISTORTED images."""
+    from ..report.outputs import Outputs
+    from ..results import summarize
+
     from ..pairing import pair_files
 
     if os.path.isdir(reference):

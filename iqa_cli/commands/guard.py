@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import functools
 import sys
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import click
 
 from ..errors import IqaError
-from ..results import PairResult
 from ..status import ExitCode, PairStatus
+
+if TYPE_CHECKING:
+    from ..results import PairResult
 
 
 def err(message: str) -> None:

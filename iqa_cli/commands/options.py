@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import click
 
 from ..errors import UsageError
-from ..metrics.registry import DEFAULT_METRICS, resolve_metric_names
-from ..pairing import IMAGE_EXTENSIONS
-from ..results import Settings
 from .startup import resume_gc
+
+if TYPE_CHECKING:  # at run time imported where used: `iqa --help` stays fast
+    from ..results import Settings
 
 CONTEXT = dict(help_option_names=["-h", "--help"], max_content_width=100)
 
 
 def _metrics_cb(ctx: click.Context, param: click.Parameter, value: Any) -> tuple[str, ...]:
+    from ..metrics.registry import DEFAULT_METRICS, resolve_metric_names
+
     if value is None:
         return DEFAULT_METRICS
     try:
@@ -46,6 +48,8 @@ def report_path_cb(ctx: click.Context, param: click.Parameter, value: str | None
     """Refuse a report path that is an image file: a bare ``--json``/``--csv``
     placed before the arguments would otherwise take REFERENCE as its FILE
     and overwrite it."""
+    from ..pairing import IMAGE_EXTENSIONS
+
     if value and value != "-" and os.path.splitext(value)[1].lower() in IMAGE_EXTENSIONS:
         raise click.BadParameter(
             f"{value!r} looks like an image, not a report file (a bare flag writes to stdout: "
@@ -175,6 +179,8 @@ def output_options(fn: Callable) -> Callable:
 
 def build_settings(device: str, o: dict[str, Any]) -> Settings:
     """Settings from the parsed options (every Settings field but the device; other keys are ignored)."""
+    from ..results import Settings
+
     names = [f.name for f in dataclasses.fields(Settings) if f.name != "device"]
     values = {name: o[name] for name in names}
     if values["protocol"] == "matlab":  # ssim.m is Wang's script with its automatic downsampling

@@ -3,12 +3,14 @@ and says what each output holds."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..results import PairResult, Settings
 from ..status import ExitCode
+
+if TYPE_CHECKING:
+    from ..results import PairResult, Settings
 
 
 def score(pairs: list, settings: Settings, outputs: Any, *, workers: int | None, progress: bool,

@@ -1,0 +1,230 @@
+"""``iqa check``'s work: config and gates, pairing, scoring into check rows,
+--update, reports (imported when the command runs, so --help stays fast)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from click.core import ParameterSource
+
+from ..errors import IqaError, UsageError
+from ..gate.config import Config, find_config
+from ..gate.gates import CONTEXT_METRICS, DEFAULT_GATES, parse_gates
+from ..gate.rows import ERROR_S, CheckRow, Override, Rules, in_ci, verdict_line
+from ..gate.update import apply_update, plan_update
+from ..pairing import Pair, compile_patterns, pair_folders
+from ..results import PairResult, summarize
+from ..status import ExitCode
+from .guard import nothing_found, print_warnings
+from .options import prepare_device
+from .progress import score
+
+
+def _config_from_args(args: list[str]) -> Config:
+    """The config named by ``--config FILE`` / ``--config=FILE``, else the one
+    found in the current directory unless ``--no-config`` (read before parsing,
+    so that its values become the options' defaults)."""
+    explicit, off = None, False
+    for i, a in enumerate(args):
+        if a == "--":
+            break
+        if a == "--config" and i + 1 < len(args):
+            explicit = args[i + 1]
+        elif a.startswith("--config="):
+            explicit = a.split("=", 1)[1]
+        elif a == "--no-config":
+            off = True
+    if off and not explicit:
+        return Config()
+    return find_config(explicit)
+
+
+def _default_map(command: click.Command, cfg: Config) -> dict[str, Any]:
+    """Config values as option defaults, with the shapes click expects."""
+    params = {p.name: p for p in command.params}
+    out: dict[str, Any] = {}
+    for key, value in cfg.values.items():
+        if key in ("fail_if", "overrides"):
+            continue
+        param = params[key]
+        if isinstance(param, click.Option) and param.is_flag and not isinstance(value, bool):
+            raise UsageError(f"{key} = {value!r}: expected true or false", cfg.path)
+        if key == "metrics" and isinstance(value, list):
+            value = ",".join(map(str, value))
+        elif param.multiple and isinstance(value, str):
+            value = [value]
+        out[key] = value
+    return out
+
+
+def _pairs_for(baseline: str, output: str, match, include, exclude, *, update: bool = False):
+    bdir, odir = os.path.isdir(baseline), os.path.isdir(output)
+    if odir and not os.path.exists(baseline) and update:  # the first run of a new suite: --update creates it
+        try:
+            os.makedirs(baseline)
+        except OSError as e:
+            raise IqaError(f"cannot create the baseline folder: {e.strerror or e}", baseline) from None
+        bdir = True
+    if bdir or odir:
+        if not (bdir and odir):
+            if not os.path.exists(baseline if odir else output):
+                if odir and not os.path.exists(baseline):
+                    raise UsageError("baseline folder does not exist (create it with --update, or mkdir it)", baseline)
+                raise UsageError("output folder does not exist", output)
+            raise UsageError(f"{baseline} and {output}: give two files or two folders")
+        pairs, notes = pair_folders(baseline, output, match=match, include=include, exclude=exclude)
+        return pairs, notes, baseline, output
+    b_ok, o_ok = os.path.exists(baseline), os.path.exists(output)
+    if not b_ok and not o_ok:
+        raise UsageError("no such file (neither the baseline nor the output exists)", output)
+    key = Path(output).as_posix()
+    return [Pair(key, Path(baseline) if b_ok else None, Path(output) if o_ok else None)], [], None, None
+
+
+
+class _Sink:
+    """Receives results from :func:`.progress.score` in pair order, turns them
+    into rows and draws the failing ones from the arrays the runner kept."""
+
+    def __init__(self, pairs: list, rules: Rules, pictures: Any):
+        self.pairs, self.rules, self.pictures = pairs, rules, pictures
+        self.results: list[PairResult] = []
+        self.rows: list[CheckRow] = []
+        self.pending: list[str] = []  # report files written after the run
+        self.update = False
+
+    def interrupt_notes(self) -> list[str]:
+        """After Ctrl-C: the reports that were not written, and the baseline left as it was."""
+        from ..report.outputs import not_written
+
+        notes = [not_written(self.pending)] if self.pending else []
+        return notes + (["the baseline was not updated"] if self.update else [])
+
+    def pair(self, r: PairResult) -> None:
+        row = self.rules.row(self.pairs[len(self.results)], r)
+        if Rules.drawn(row):
+            self.pictures.draw(row, r.maps, r.display)
+        self.results.append(r)
+        self.rows.append(row)
+        r.maps = r.display = None  # free the maps and images as we go
+
+
+def run_check(ctx: click.Context, kw: dict[str, Any]) -> int:
+    # --- config and gates -------------------------------------------------
+    cfg: Config = ctx.meta.get("iqa.config") or Config()
+    if kw["fail_if"]:
+        gates = parse_gates(kw["fail_if"], "command line")
+    elif "fail_if" in cfg.values:
+        gates = parse_gates(cfg.values["fail_if"], cfg.path or "config")
+    else:
+        gates = parse_gates(DEFAULT_GATES, "default")
+    overrides = []
+    if cfg.values.get("overrides"):
+        for i, o in enumerate(cfg.values["overrides"]):
+            src = f"{cfg.path}: overrides[{i}]"
+            overrides.append(Override(compile_patterns(o["glob"], f"{src}.glob"),
+                                      parse_gates(o["fail_if"], src) if "fail_if" in o else None,
+                                      o.get("ignore", ()), o.get("mask")))
+    gate_metrics = [g.metric for g in gates] + [g.metric for o in overrides for g in (o.gates or ())]
+    explicit_metrics = ctx.get_parameter_source("metrics") not in (ParameterSource.DEFAULT, None)
+    base_metrics = tuple(kw["metrics"]) if explicit_metrics else CONTEXT_METRICS
+    metrics = tuple(dict.fromkeys(list(base_metrics) + gate_metrics))
+
+    # --- pairing ----------------------------------------------------------
+    quiet = kw["quiet"]
+    pairs, notes, ref_root, dist_root = _pairs_for(kw["baseline"], kw["output"], kw["match"], kw["include"],
+                                                   kw["exclude"], update=kw["update"])
+    if not quiet:
+        print_warnings(notes)
+    if not pairs:
+        click.echo(f"iqa: error: nothing to compare: {nothing_found(kw['baseline'], kw['output'], kw['include'])}",
+                   err=True)
+        return ExitCode.NOTHING
+    from ..report.lock import HeldFiles
+
+    held = ctx.with_resource(HeldFiles())
+    for path in (kw["junit_path"], kw["json_path"] if kw["json_path"] != "-" else None):
+        if path:  # CI report paths often point into a reports/ folder that does not exist yet
+            d = os.path.dirname(os.path.abspath(path))
+            try:
+                os.makedirs(d, exist_ok=True)
+            except OSError as e:
+                raise IqaError(f"cannot write: cannot create {d} ({e.strerror or e})", path) from None
+            if not os.access(d, os.W_OK):
+                raise IqaError("cannot write: directory is not writable", path)
+            held.hold(path)  # one writer per report: locked before any work, released when the command ends
+
+    settings = prepare_device(kw["device"], {**kw, "metrics": metrics})
+    from ..report.diffs import RowPictures
+
+    rules = Rules(gates, overrides, in_ci(), bool(kw["allow_new"]), settings.block, ref_root, dist_root)
+    sink = _Sink(pairs, rules, RowPictures(thumbnails=bool(kw["html_dir"]), diffs_dir=kw["diffs_dir"]))
+    sink.pending = [p for p in (kw["junit_path"], kw["json_path"] if kw["json_path"] != "-" else None,
+                                os.path.join(kw["html_dir"], "index.html") if kw["html_dir"] else None) if p]
+    sink.update = bool(kw["update"])
+    masks = (lambda pair: rules.mask_for(pair, settings.ignore, settings.mask)) if overrides else None
+    score(pairs, settings, sink, workers=kw["workers"], progress=not (quiet or kw["no_progress"]),
+          keep_maps=True, required=tuple(dict.fromkeys(gate_metrics)), masks=masks)
+    rows = sink.rows
+
+    # --- update -----------------------------------------------------------
+    changes: list[str] = []
+    if kw["update"]:
+        unread = [os.path.join(root, rel) if rel else root for root, rel in getattr(notes, "unread", [])]
+        plan = plan_update(rows, kw["baseline"], ref_root, dist_root, prune=kw["prune"], unread=unread)
+        changes = apply_update(plan, kw["baseline"])
+
+    regressions = [r for r in rows if r.regression and not r.action]
+    errors = [r for r in rows if r.status == ERROR_S]
+    code = ExitCode.ERROR if errors else ExitCode.REGRESSION if regressions else ExitCode.OK
+    verdict = verdict_line(rows, changes, updated=bool(kw["update"]))
+
+    # --- reports ----------------------------------------------------------
+    summary = summarize(sink.results, settings.columns)
+    check_doc = {"verdict": verdict, "exit_code": int(code), "ci": rules.ci, "allow_new": rules.allow_new,
+                 "config": cfg.path, "gates": [g.canonical() for g in gates],
+                 "overrides": [{"glob": [p.text for p in o.patterns],
+                                "fail_if": [g.canonical() for g in o.gates] if o.gates is not None else None,
+                                **({"ignore": [list(r) for r in o.ignore]} if o.ignore else {}),
+                                **({"mask": o.mask} if o.mask else {})} for o in overrides],
+                 "pairs": [r.to_json() for r in rows], "changes": changes}
+    if kw["json_path"]:
+        from ..atomic import atomic_write
+        from ..report.json import to_json_text
+        from ..results import document
+
+        doc = document(settings, sink.results, summary)
+        doc["check"] = check_doc
+        text = to_json_text(doc)
+        if kw["json_path"] == "-":
+            click.echo(text)
+        else:
+            with atomic_write(kw["json_path"]) as fh:
+                fh.write(text + "\n")
+    if kw["junit_path"]:
+        from ..report.junit import write_junit
+
+        write_junit(kw["junit_path"], rows, verdict=verdict, settings=settings)
+    if kw["html_dir"]:
+        from ..report.html import write_html
+
+        write_html(kw["html_dir"], rows, verdict=verdict, settings=settings, gates=gates, changes=changes)
+    if not quiet and kw["json_path"] != "-":
+        from ..report.check_table import render_table
+        from ..report.table import make_console
+
+        render_table(make_console(), rows, settings)
+        for c in changes:
+            click.echo(c)
+    if kw["github"]:
+        from ..report.github import write_github
+
+        write_github(rows, verdict=verdict, stream=sys.stdout)
+    click.echo(verdict, err=kw["json_path"] == "-")
+    for r in errors:
+        click.echo(f"iqa: error: {r.reason}", err=True)
+    return code
