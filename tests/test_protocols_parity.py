@@ -216,3 +216,38 @@ def test_tf():
         assert abs(ref - protocol_ms_ssim(x, y, 255, "tf").item()) <= 1e-4
         ref = float(tf.image.psnr(tf.constant(aa), tf.constant(bb), 255).numpy())
         assert abs(ref - protocol_psnr(x, y, 255, "tf").item()) <= 1e-4
+
+
+def test_cli_batch_gives_basicsr_numbers(tmp_path):
+    """The issue's acceptance: `iqa batch gt/ sr/ --protocol basicsr --color y --crop-border 4`
+    gives BasicSR's calculate_psnr/ssim(crop_border=4, test_y_channel=True) to 1e-5."""
+    import json
+
+    from click.testing import CliRunner
+    from PIL import Image
+
+    from iqa_cli.commands import main
+
+    bs = _basicsr()
+    rng = np.random.default_rng(4)
+    gt, sr = tmp_path / "gt", tmp_path / "sr"
+    gt.mkdir()
+    sr.mkdir()
+    refs = {}
+    for i, (h, w) in enumerate([(96, 128), (131, 97), (64, 64)]):
+        y, x = np.mgrid[0:h, 0:w]
+        a = np.clip(np.stack([120 + 70 * np.sin(x / (5.0 + c)) * np.cos(y / 7.0) for c in range(3)], -1), 0, 255)
+        a = a.round().astype(np.uint8)
+        b = np.clip(a + rng.normal(0, 7, a.shape), 0, 255).round().astype(np.uint8)
+        Image.fromarray(a).save(gt / f"{i}.png")
+        Image.fromarray(b).save(sr / f"{i}.png")
+        refs[f"{i}.png"] = (bs.calculate_psnr(a[..., ::-1].copy(), b[..., ::-1].copy(), crop_border=4, test_y_channel=True),
+                            bs.calculate_ssim(a[..., ::-1].copy(), b[..., ::-1].copy(), crop_border=4, test_y_channel=True))
+    res = CliRunner().invoke(main, ["batch", str(gt), str(sr), "--protocol", "basicsr", "--color", "y",
+                                    "--crop-border", "4", "-m", "ssim,psnr", "--json", "-", "--no-progress"])
+    assert res.exit_code == 0, res.output
+    for p in json.loads(res.stdout)["pairs"]:
+        psnr, ssim = refs[os.path.basename(p["reference"])]
+        assert abs(p["metrics"]["psnr"] - psnr) <= 1e-5 and abs(p["metrics"]["ssim"] - ssim) <= 1e-5
+        _record("cli basicsr psnr (y, crop 4)", abs(p["metrics"]["psnr"] - psnr))
+        _record("cli basicsr ssim (y, crop 4)", abs(p["metrics"]["ssim"] - ssim))
