@@ -17,37 +17,41 @@ from .guard import guarded
 from .options import CHECK_TOLERANCE, CONTEXT, apply_options, metric_options, report_path_cb
 
 
-_HELP = """Compare OUTPUT against BASELINE (two files or two folders) and fail on regressions.
+def _help() -> str:
+    from ..gate.config import CONFIG_KEYS
+    from ..gate.gates import DEFAULT_GATES
+
+    keys = ", ".join(k for k in CONFIG_KEYS if k != "overrides")
+    return f"""Compare OUTPUT against BASELINE (two files or two folders) and fail on regressions.
 
 \b
 Folders are paired by relative path as in `iqa batch`. A pair FAILS when any
 gate fails; a size mismatch fails; a baseline without an output is MISSING (a
 regression); an output without a baseline is NEW: a regression when CI=true
 unless --allow-new, otherwise a passing note (add it with --update).
+Byte-identical files always pass.
 
 \b
 Gates: --fail-if "METRIC OP VALUE" says when a pair FAILS, e.g.
   --fail-if "ssim<0.99"  --fail-if "psnr<40dB"  --fail-if "diff_ratio>0.1%"
 The operator must point the way the metric gets worse (ssim<..., mse>...).
-0 means exact: "diff_pixels>0" fails on any changed pixel.
-Default gates: ssim<0.99 and ssim_min<0.95 (mean SSIM, and the worst 16x16
-block, so a small local change is caught) - tolerant of invisible 1-LSB
-anti-aliasing/GPU/font noise; use "diff_pixels>0" for pixel-exact checks.
-Every gate prints value, threshold and margin (headroom in the metric's good
-direction; negative = failing by that much).
+Defaults: {", ".join(DEFAULT_GATES)}, after a noise tolerance of
+{CHECK_TOLERANCE:g} levels (--tolerance): dither, anti-aliasing and GPU noise pass,
+a 16x16 change, a 2 px move, a blur or a +8 colour shift fail. Pixel-exact:
+--tolerance 0 --fail-if "diff_pixels>0". A gate whose metric cannot be
+computed for a pair (too small) makes the pair an ERROR. Every gate prints
+value, threshold and margin (headroom in the metric's good direction).
 
-\b
 Config: ./iqa.toml ([check] or [tool.iqa.check]) or ./pyproject.toml
-([tool.iqa.check]), or --config FILE. Keys: fail_if, metrics, device,
-color, alpha, downsample, data_range, bit_depth, pixel_tol, below, block,
-max_pixels, exif_transpose, mix_variant, mix_alpha, tv_reduction, allow_new,
-match, include, exclude, and [[...overrides]] tables {glob, fail_if} replacing the gates for
-matching files. Unknown keys are errors. The command line beats the config.
+([tool.iqa.check]), or --config FILE. Keys: {keys}, and
+[[...overrides]] tables {{glob, fail_if, ignore, mask}} for matching files.
+Unknown keys are errors. The command line beats the config.
 
 \b
-Exit: 0 pass, 1 regression, 2 error, 3 nothing compared. With --update the
-baseline is rewritten (failed and new outputs copied, baselines of vanished
-outputs removed) and the check exits 0 unless a pair could not be read.
+Exit: 0 pass, 1 regression, 2 error, 3 nothing compared. --update rewrites
+the baseline (failed and new outputs copied) and exits 0 unless a pair could
+not be checked; it is refused, changing nothing, when a folder could not be
+read or a baseline has no output (unless --prune removes those).
 """
 
 
@@ -55,7 +59,7 @@ def _check_options(fn):
     opts = [
         click.option("--fail-if", "fail_if", multiple=True, metavar='"METRIC OP VALUE"',
                      help='Fail a pair when this holds (repeatable), e.g. "ssim<0.99", "diff_pixels>0". '
-                     "Default: ssim<0.99 and ssim_min<0.95."),
+                     "Default: the gates named above."),
         click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None, metavar="FILE",
                      help="Read [tool.iqa.check] / [check] from FILE instead of ./iqa.toml or ./pyproject.toml."),
         click.option("--no-config", is_flag=True, help="Ignore ./iqa.toml and ./pyproject.toml."),
@@ -121,7 +125,7 @@ class _ConfigError(click.ClickException):
     exit_code = int(ExitCode.ERROR)
 
 
-@click.command("check", cls=ConfigCommand, context_settings=CONTEXT, help=_HELP)
+@click.command("check", cls=ConfigCommand, context_settings=CONTEXT, help=_help())
 @click.argument("baseline", type=click.Path(path_type=str))
 @click.argument("output", type=click.Path(path_type=str))
 @_check_options
