@@ -51,7 +51,7 @@ import torch.nn.functional as F
 from . import _cpu
 from ._filters import gaussian_window, matlab_box_decimate, matlab_box_decimate_scaled
 from .local import diff_mask
-from .ms_ssim import WANG_WEIGHTS, _power, min_side
+from .ms_ssim import WANG_WEIGHTS, _power, check_arguments
 from .pixel import psnr_from_mse, row_chunks
 from .ssim import (
     check_data_range,
@@ -261,18 +261,8 @@ def masked_ms_ssim_and_ssim(
         ValueError: the smaller side is below ``window_size·2^(scales−1)``
             (as msssim.m), or some scale has no window free of the mask.
     """
-    check_pair(x, y)
-    data_range = check_data_range(data_range)
-    levels = len(weights)
-    if levels < 1:
-        raise ValueError("weights must not be empty")
+    data_range, levels = check_arguments(x, y, data_range, weights, window_size)
     h, w = x.shape[-2:]
-    need = min_side(levels, window_size)
-    if min(h, w) < need:
-        raise ValueError(
-            f"MS-SSIM needs images of at least {need}x{need} px ({levels} scales of an "
-            f"{window_size}x{window_size} window); got {w}x{h}"
-        )
     mask = as_ignore(ignore, h, w, x.device)
     masks, valids, counts = [], [], []
     for level in range(levels):  # the masks first: fail before any filtering

@@ -54,6 +54,23 @@ def _power(terms: Tensor, weights: Tensor, negative: str) -> Tensor:
     raise ValueError(f"negative must be 'nan', 'relu' or 'simple', not {negative!r}")
 
 
+def check_arguments(x: Tensor, y: Tensor, data_range: float, weights, window_size: int) -> tuple[float, int]:
+    """The checks every MS-SSIM runs first; returns (data range, number of scales)."""
+    check_pair(x, y)
+    data_range = check_data_range(data_range)
+    levels = len(weights)
+    if levels < 1:
+        raise ValueError("weights must not be empty")
+    h, w = x.shape[-2:]
+    need = min_side(levels, window_size)
+    if min(h, w) < need:
+        raise ValueError(
+            f"MS-SSIM needs images of at least {need}x{need} px ({levels} scales of an "
+            f"{window_size}x{window_size} window); got {w}x{h}"
+        )
+    return data_range, levels
+
+
 def ms_ssim(
     x: Tensor,
     y: Tensor,
@@ -112,18 +129,7 @@ def ms_ssim_and_ssim(
     each NaN on its own pair instead); ``stacklevel`` places that warning
     (3 from :func:`ms_ssim`, so it names the caller's line).
     """
-    check_pair(x, y)
-    data_range = check_data_range(data_range)
-    levels = len(weights)
-    if levels < 1:
-        raise ValueError("weights must not be empty")
-    h, w = x.shape[-2:]
-    need = min_side(levels, window_size)
-    if min(h, w) < need:
-        raise ValueError(
-            f"MS-SSIM needs images of at least {need}x{need} px ({levels} scales of an "
-            f"{window_size}x{window_size} window); got {w}x{h}"
-        )
+    data_range, levels = check_arguments(x, y, data_range, weights, window_size)
     dtype = compute_dtype(x, precision)
     out_dtype = dtype  # results in the compute dtype (float64 on the CPU by default)
     window = gaussian_window(window_size, sigma, dtype=dtype, device=x.device)
