@@ -66,10 +66,8 @@ def _run(jobs: list) -> list:
     """Call each zero-argument job and return their results in order. With
     several threads the calling thread works through the list too, alongside
     ``workers - 1`` pool threads that take the next job as they come free: the
-    caller starts at once, however long an idle pool thread takes to wake.
-    Measured on 512² / 1024² RGB SSIM, in a round robin with pytorch-msssim
-    and scikit-image, either order: 4.7-4.8 / 14.7-16.7 ms, against
-    5.8-5.9 / 15.3-21.6 ms when the caller only waited for two pool threads."""
+    caller starts at once, however long an idle pool thread takes to wake
+    (the measurements are in bench/README.md)."""
     workers = min(len(jobs), max(1, torch.get_num_threads()))
     if workers <= 1:
         return [job() for job in jobs]

@@ -77,7 +77,7 @@ typedef struct {
 /* One ring row for columns c0 .. c0+n-1 of input row r: the planes
  * u = x/L + y/L and v = x/L - y/L at o and o+S, and |v| at o+2S when absv.
  * The squares are formed in the vertical pass: half the ring and half the
- * loads, measured 20-25% faster than storing u*u and v*v here. (x * (1/L)
+ * loads (bench/README.md has the measurement). (x * (1/L)
  * may differ from x / L in the last bit; the torch path divides. Results move
  * by ~1e-16.) */
 #define LOAD_ROW(T)                                                                       \
