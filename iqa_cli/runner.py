@@ -47,7 +47,7 @@ def resolve_device(spec: str = "cpu") -> torch.device:
         if dev.index is not None and dev.index >= torch.cuda.device_count():
             raise UsageError(f"device {spec}: only {torch.cuda.device_count()} CUDA device(s) present")
         return dev
-    raise UsageError(f"--device {spec}: expected auto, cpu, cuda or cuda:N")
+    raise UsageError(f"device {spec}: expected auto, cpu, cuda or cuda:N")
 
 
 @dataclass
