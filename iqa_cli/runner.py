@@ -275,6 +275,24 @@ def score_group(group: list[Loaded], settings: Settings, device: torch.device, *
     return [_close_row(_open_row(g), g, settings, sc, required) for g, sc in zip(group, scored)]
 
 
+#: nice value added to the decode threads: scoring (whose C kernels split each
+#: image across the cores and wait for the slowest strip) keeps the cores, and
+#: decoding fills the time it leaves; 0 leaves the priorities alone.
+DECODE_NICE = 10
+
+
+def _background_thread(nice: int) -> None:
+    """Lower this thread's priority (Linux: the nice value is per thread)."""
+    if not nice or not hasattr(os, "setpriority"):
+        return
+    try:
+        import threading
+
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+    except (OSError, AttributeError):  # not permitted or not per-thread here: run as is
+        pass
+
+
 def default_workers() -> int:
     return max(1, min(8, (os.cpu_count() or 2)))
 
@@ -320,7 +338,9 @@ def run(
     workers = default_workers() if workers is None else max(1, int(workers))
     batch = default_batch(device) if batch is None else max(1, int(batch))
     ahead = max(2, 2 * workers)  # decoded pairs kept ready beyond the one (or the group) being scored
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="iqa-decode") as pool:
+    nice = int(os.environ.get("IQA_DECODE_NICE", DECODE_NICE))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="iqa-decode",
+                            initializer=_background_thread, initargs=(nice,)) as pool:
         futures: list[Future[Loaded] | None] = []
 
         def loaded_at(k: int) -> Loaded:

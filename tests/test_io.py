@@ -687,6 +687,7 @@ def test_png_and_jpeg_pixels_decode_in_parallel(tmp_path, monkeypatch, ext):
     # restored once the last decode ends.
     import threading
 
+    monkeypatch.setenv("IQA_FAST_DECODE", "0")  # Pillow's load() decodes (tests/test_decoders.py: the fast path)
     monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
     barrier = threading.Barrier(2, timeout=10)
     seen, met = [], set()

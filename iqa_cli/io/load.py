@@ -10,16 +10,16 @@ Conventions:
   taken as range 1.0 with a warning, float data outside it is an error. An
   explicit ``data_range`` wins for every sample type. The range is never
   inferred from the content beyond that [0, 1] rule.
-* **Decoders.** Pillow for PNG, JPEG, BMP, GIF, WebP and the rest; tifffile for
-  TIFF (16-bit, float, multi-sample), with Pillow as the fallback for TIFF
-  compressions that tifffile cannot decode without ``imagecodecs`` (LZW,
-  PackBits, JPEG) and for palette, bilevel, CMYK and YCbCr TIFFs.
-* **16-bit colour PNGs are decoded losslessly.** Pillow (13.0 included) opens
-  48- and 64-bit PNGs as 8-bit ``RGB``/``RGBA`` and keeps only the high byte
-  of each sample, and 16-bit grey+alpha as 8-bit ``RGBA``. Pillow's own C
-  decoder still does the unfiltering; we run it with raw modes that keep the
-  high and the low byte respectively and join the two (see
-  :func:`_decode_split16`), so no extra dependency is needed.
+* **Decoders.** Pillow reads the header of PNG, JPEG, BMP, GIF, WebP and
+  the rest; the pixels of PNG come from imagecodecs (libpng) and of JPEG from
+  simplejpeg (libjpeg-turbo), the same samples as Pillow gives, faster and in
+  parallel threads; Pillow decodes the rest and whatever those two refuse.
+  tifffile decodes TIFF (16-bit, float, multi-sample), with Pillow as the
+  fallback for palette, bilevel, CMYK and YCbCr TIFFs and for compressions
+  tifffile cannot decode without ``imagecodecs``.
+* **16-bit colour PNGs are decoded losslessly** by imagecodecs. Pillow (13.0
+  included) would keep only the high byte of each sample, so without
+  imagecodecs such a file is an error naming the missing decoder.
 * **Palette** images are expanded to RGB, or RGBA when they carry
   transparency. **1-bit** images become ``uint8`` 0/255 with range 255, so
   they compare directly with 8-bit files. CMYK is converted to RGB by Pillow's

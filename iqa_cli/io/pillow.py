@@ -1,9 +1,10 @@
 """Decoding with Pillow: PNG, JPEG, BMP, GIF, WebP, PNM and the rest.
 
-16-bit colour PNGs are decoded losslessly: Pillow (13.0 included) opens 48-
-and 64-bit PNGs as 8-bit RGB/RGBA keeping only the high byte, so its own C
-decoder is run twice with raw modes that keep the high and the low byte and
-the two are joined (:func:`_decode_split16`).
+Pillow reads every header (size, mode, frames, transparency, ICC, EXIF); the
+pixels of PNG and JPEG then come from the fast decoders of :mod:`.fast` when
+they are installed and accept the file, else from Pillow. Pillow (13.0
+included) keeps only the high byte of 16-bit colour samples, so such a file
+is an error when the fast decoder cannot read it, never an 8-bit image.
 
 Pillow's process-wide settings (``MAX_IMAGE_PIXELS``,
 ``LOAD_TRUNCATED_IMAGES``) are touched only under one lock; the pixel data of
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import sys
 import threading
 import warnings
 from typing import IO, Iterator
@@ -23,6 +23,9 @@ import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
 
 from ..errors import ImageLoadError
+from .fast import decode as fast_decode
+from .fast import decode_16bit_colour
+from .fast import png_exif_after_idat, usable
 from .image import one_line, too_large
 
 # Pillow's process-wide settings are touched only under this lock.
@@ -132,20 +135,11 @@ def _sniff(head: bytes) -> str | None:
     return None
 
 
-# rawmode -> (rawmode that yields the high byte, rawmode that yields the low
-# byte); for 16-bit colour, which Pillow unpacks to 8 bits.
-_NATIVE_LE = sys.byteorder == "little"
-
-
-def _split_rawmodes(rawmode: str) -> tuple[str, str] | None:
-    m = re.fullmatch(r"(RGB|RGBA|RGBX);16([BLN])", rawmode)
-    if not m:
-        return None
-    base, order = m.groups()
-    if order == "N":
-        order = "L" if _NATIVE_LE else "B"
-    other = "L" if order == "B" else "B"
-    return f"{base};16{order}", f"{base};16{other}"
+def _is_split16(fmt: str, rawmode: str | None) -> bool:
+    """16-bit colour that Pillow unpacks to 8 bits (48/64-bit RGB(A), 16-bit grey+alpha PNG)."""
+    if rawmode is None:
+        return False
+    return (fmt == "PNG" and rawmode == "LA;16B") or re.fullmatch(r"(RGB|RGBA|RGBX);16[BLN]", rawmode) is not None
 
 
 def _tile_rawmode(tile) -> str | None:
@@ -155,57 +149,6 @@ def _tile_rawmode(tile) -> str | None:
     if isinstance(args, tuple) and args and isinstance(args[0], str):
         return args[0]
     return None
-
-
-def _with_rawmode(tile, rawmode: str):
-    args = tile.args if hasattr(tile, "args") else tile[3]
-    new_args = rawmode if isinstance(args, str) else (rawmode, *args[1:])
-    if hasattr(tile, "_replace"):
-        return tile._replace(args=new_args)
-    return (tile[0], tile[1], tile[2], new_args)
-
-
-def _open_first_frame(fh: IO[bytes]) -> Image.Image:
-    fh.seek(0)
-    im = Image.open(fh)
-    if getattr(im, "n_frames", 1) > 1:
-        im.seek(0)
-    return im
-
-
-def _decode_with_rawmode(fh: IO[bytes], rawmode: str, limit: int | None) -> np.ndarray:
-    Image.MAX_IMAGE_PIXELS = None
-    im = _open_first_frame(fh)
-    _set_pillow_limit(limit)
-    im.tile = [_with_rawmode(t, rawmode) for t in im.tile]
-    im.load()
-    return np.asarray(im)
-
-
-def _decode_split16(fh: IO[bytes], fmt: str, rawmode: str, limit: int | None) -> np.ndarray:
-    """Lossless decode of 16-bit colour that Pillow would cut to 8 bits.
-
-    Pillow's decoder (zlib inflate and PNG unfiltering, or libtiff) works on
-    the full 16-bit rows; only the final unpacking keeps the high byte. The
-    unpacker for the opposite byte order keeps the *low* byte instead, so two
-    decodes, one with each, give both halves. 16-bit grey+alpha PNG has
-    4-byte pixels, the same layout as 8-bit RGBA, so one decode with the
-    plain ``RGBA`` unpacker copies the bytes unchanged. Returns ``uint16``
-    ``(H, W, C)``.
-    """
-    if fmt == "PNG" and rawmode == "LA;16B":
-        raw = _decode_with_rawmode(fh, "RGBA", limit)  # (H, W, 4) bytes Ghi Glo Ahi Alo
-        return raw.view(">u2").astype(np.uint16)
-    modes = _split_rawmodes(rawmode)
-    assert modes is not None
-    hi = _decode_with_rawmode(fh, modes[0], limit)
-    lo = _decode_with_rawmode(fh, modes[1], limit)
-    out = hi.astype(np.uint16)
-    out <<= 8
-    out |= lo
-    if rawmode.startswith("RGBX"):
-        out = out[..., :3]
-    return out
 
 
 def _key_alpha(arr: np.ndarray, key, maxval: int) -> np.ndarray:
@@ -240,10 +183,33 @@ def _orientation(im) -> int | None:
     return int(o) if isinstance(o, int) and 1 <= o <= 8 else None
 
 
+def _fast_pixels(kind: str, fh, mode: str) -> np.ndarray | None:
+    """The samples by the fast decoder, or None to let Pillow decode (and
+    name the problem of) a file it refuses or whose metadata Pillow reads
+    only while decoding."""
+    try:
+        fh.seek(0)
+        data = fh.read()
+        if kind == "png" and png_exif_after_idat(data):
+            return None
+        return fast_decode(kind, data, mode)
+    except Exception:  # noqa: BLE001 - any refusal: Pillow decodes, or gives the reason
+        return None
+
+
+def _wide_pixels(fmt: str, fh) -> np.ndarray | None:
+    """16-bit colour by imagecodecs, or None (missing, or it refuses the file)."""
+    try:
+        fh.seek(0)
+        return decode_16bit_colour(fmt, fh.read())
+    except Exception:  # noqa: BLE001 - Pillow then names the problem
+        return None
+
+
 def _read_pillow_strict(fh, head, max_pixels, notes, fail, meta):
     """:func:`read_pillow` once Pillow is strict: open under the lock, decode
     PNG and JPEG pixel data after releasing it."""
-    arr = None
+    arr = fast = None
     with _pillow_settings():
         Image.MAX_IMAGE_PIXELS = None  # the header check below is ours
         try:
@@ -280,27 +246,35 @@ def _read_pillow_strict(fh, head, max_pixels, notes, fail, meta):
 
             mode = im.mode
             rawmode = _tile_rawmode(im.tile[0]) if im.tile else None
-            if rawmode is not None and (
-                (fmt == "PNG" and rawmode == "LA;16B") or _split_rawmodes(rawmode) is not None
-            ):
-                arr = _decode_split16(fh, fmt, rawmode, max_pixels)
-                mode = "RGBA" if arr.shape[2] in (2, 4) else "RGB"
-                t = im.info.get("transparency")
-                if arr.shape[2] == 3 and isinstance(t, tuple):
-                    arr = _key_alpha(arr, t, 65535)
-                    mode = "RGBA"
-            else:
+            fast = usable(fmt, mode, n_frames)
+            if fast is None:
                 _set_pillow_limit(max_pixels)
-                if rawmode and re.search(r";16[BLN]?$", rawmode) and mode[:1] not in ("I", "F"):
+                if rawmode and re.search(r";16[BLN]?$", rawmode) and mode[:1] not in ("I", "F") \
+                        and not _is_split16(fmt, rawmode):
                     notes.append(f"16-bit {mode} samples reduced to 8 bits by the decoder")
-                if fmt not in _PARALLEL_FORMATS:
+                if fmt not in _PARALLEL_FORMATS and not _is_split16(fmt, rawmode):
                     im.load()
                     arr, mode = _pil_to_array(im, mode, rawmode, notes, fail)
-    if arr is None:  # PNG or JPEG pixel data: decoded outside the lock
+    if arr is None and fast is not None:  # the pixel data, outside the lock
+        arr = _fast_pixels(fast, fh, mode)
+        if arr is not None:
+            mode = "RGBA" if arr.shape[2] in (2, 4) else "RGB"
+    if arr is None:  # PNG or JPEG pixel data by Pillow, decoded outside the lock (or 16-bit colour)
         with _decode_errors(fmt, w, h, fail):
+            if _is_split16(fmt, rawmode):
+                arr = _wide_pixels(fmt, fh)
+                if arr is not None:
+                    return _finish(im, arr, "RGBA" if arr.shape[2] in (2, 4) else "RGB", w, h, fmt, meta, fail)
+                im.load()  # a truncated or corrupt file fails here, with Pillow's reason
+                raise fail(f"16-bit colour {fmt}: Pillow would keep only the high byte of each sample, and the "
+                           "lossless decoder (imagecodecs) is not installed or could not decode it")
             im.load()
             arr, mode = _pil_to_array(im, mode, rawmode, notes, fail)
+    return _finish(im, arr, mode, w, h, fmt, meta, fail)
 
+
+def _finish(im, arr, mode, w, h, fmt, meta, fail):
+    """The decoded samples with the header's metadata, as :func:`read_pillow` returns them."""
     meta["orientation"] = _orientation(im)
     icc = im.info.get("icc_profile")
     meta["icc_profile"] = bytes(icc) if icc else None
