@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import io
 import os
-import struct
 import sys
-import zlib
 from typing import Any
 
 from ..errors import UsageError
@@ -46,25 +44,17 @@ def sniff(data: bytes) -> str | None:
     return None
 
 
-def _chunk(kind: bytes, payload: bytes) -> bytes:
-    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
-
-
 def png_bytes(a: Any) -> bytes:
-    """A uint8 or uint16 (H, W[, C<=4]) array as PNG: no ancillary chunks, so
-    equal pixels give equal bytes whatever the Pillow version."""
+    """A uint8 or uint16 (H, W[, C<=4]) array as PNG (libpng through imagecodecs,
+    which also writes 16-bit colour): no ancillary chunks, so equal pixels give
+    equal bytes."""
+    import imagecodecs
     import numpy as np
 
-    a = np.asarray(a)
-    if a.ndim == 2:
-        a = a[:, :, None]
-    h, w, c = a.shape
-    depth = 16 if a.dtype == np.uint16 else 8
-    kind = {1: 0, 2: 4, 3: 2, 4: 6}[c]  # grey, grey+alpha, RGB, RGBA
-    rows = np.ascontiguousarray(a.astype(">u2" if depth == 16 else np.uint8)).reshape(h, -1).view(np.uint8)
-    raw = np.concatenate([np.zeros((h, 1), np.uint8), rows], axis=1).tobytes()  # filter 0 on every row
-    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, depth, kind, 0, 0, 0))
-            + _chunk(b"IDAT", zlib.compress(raw, 6)) + _chunk(b"IEND", b""))
+    a = np.ascontiguousarray(a)
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[:, :, 0]
+    return bytes(imagecodecs.png_encode(a, level=6))
 
 
 def array_png(arr: Any, what: str = "array") -> bytes:
