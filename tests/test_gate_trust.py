@@ -133,6 +133,7 @@ def test_update_refuses_a_sub_folder_as_output(tmp_path):
     res = check(b, o / "text", "--update")
     assert res.exit_code == 2
     assert "update refused: 3 baseline(s) have no output" in res.stderr and "--prune" in res.stderr
+    assert "UPDATE REFUSED (nothing changed); FAIL:" in res.stdout and "MISSING" in res.stdout  # what it saw
     assert _snapshot(b) == before
 
 

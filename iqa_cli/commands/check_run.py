@@ -173,15 +173,22 @@ def run_check(ctx: click.Context, kw: dict[str, Any]) -> int:
 
     # --- update -----------------------------------------------------------
     changes: list[str] = []
+    refused: UsageError | None = None
     if kw["update"]:
         unread = [os.path.join(root, rel) if rel else root for root, rel in getattr(notes, "unread", [])]
-        plan = plan_update(rows, kw["baseline"], ref_root, dist_root, prune=kw["prune"], unread=unread)
-        changes = apply_update(plan, kw["baseline"])
+        try:
+            plan = plan_update(rows, kw["baseline"], ref_root, dist_root, prune=kw["prune"], unread=unread)
+        except UsageError as e:  # the reports still show what the check found; nothing was changed
+            refused = e
+        else:
+            changes = apply_update(plan, kw["baseline"])
 
     regressions = [r for r in rows if r.regression and not r.action]
     errors = [r for r in rows if r.status == ERROR_S]
-    code = ExitCode.ERROR if errors else ExitCode.REGRESSION if regressions else ExitCode.OK
-    verdict = verdict_line(rows, changes, updated=bool(kw["update"]))
+    code = ExitCode.ERROR if errors or refused else ExitCode.REGRESSION if regressions else ExitCode.OK
+    verdict = verdict_line(rows, changes, updated=bool(kw["update"]) and refused is None)
+    if refused is not None:
+        verdict = f"UPDATE REFUSED (nothing changed); {verdict}"
 
     # --- reports ----------------------------------------------------------
     summary = summarize(sink.results, settings.columns)
@@ -227,4 +234,6 @@ def run_check(ctx: click.Context, kw: dict[str, Any]) -> int:
     click.echo(verdict, err=kw["json_path"] == "-")
     for r in errors:
         click.echo(f"iqa: error: {r.reason}", err=True)
+    if refused is not None:
+        click.echo(f"iqa: error: {refused}", err=True)
     return code

@@ -132,7 +132,7 @@ class Rules:
                           if row.regression else "no baseline yet (add it with --update)")
         elif r.status == PairStatus.MISSING_DISTORTED:
             row.status, row.regression = MISSING, True
-            row.reason = "no output for this baseline (--update removes the baseline)"
+            row.reason = "no output for this baseline (--update --prune removes the baseline)"
         elif r.status == PairStatus.SIZE_MISMATCH:
             row.status, row.regression, row.reason = FAIL, True, r.error or "size mismatch"
         elif r.identical:  # identical files always pass, whatever could be computed for them
