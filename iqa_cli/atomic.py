@@ -25,8 +25,22 @@ def _umask() -> int:
     return old
 
 
-def _reason(exc: OSError) -> str:
+def reason(exc: OSError) -> str:
     return exc.strerror.lower() if exc.strerror else str(exc)
+
+
+def output_stat(target: str, name: str) -> os.stat_result | None:
+    """``os.stat`` of an output file about to be written (None: it does not
+    exist yet); a directory or an unreadable path is an :class:`IqaError`."""
+    try:
+        st = os.stat(target)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise IqaError(f"cannot write: {reason(exc)}", name) from None
+    if stat.S_ISDIR(st.st_mode):
+        raise IqaError("cannot write: is a directory", name)
+    return st
 
 
 @contextlib.contextmanager
@@ -61,20 +75,13 @@ def atomic_write(
     target = os.path.realpath(name) if os.path.islink(name) else os.path.abspath(name)
     directory = os.path.dirname(target)
 
-    try:
-        st = os.stat(target)
-    except FileNotFoundError:
-        st = None
-    except OSError as exc:
-        raise IqaError(f"cannot write: {_reason(exc)}", name) from None
-    if st is not None and stat.S_ISDIR(st.st_mode):
-        raise IqaError("cannot write: is a directory", name)
+    st = output_stat(target, name)
     if st is not None and not stat.S_ISREG(st.st_mode):
         # /dev/stdout, /dev/null, a named pipe: nothing to replace atomically.
         try:
             f = open(target, mode, **open_kw)
         except OSError as exc:
-            raise IqaError(f"cannot write: {_reason(exc)}", name) from None
+            raise IqaError(f"cannot write: {reason(exc)}", name) from None
         with f:
             yield f
         return
@@ -86,7 +93,7 @@ def atomic_write(
             dir=directory, prefix=f".{os.path.basename(target)}.", suffix=".tmp"
         )
     except OSError as exc:
-        raise IqaError(f"cannot write: {_reason(exc)}", name) from None
+        raise IqaError(f"cannot write: {reason(exc)}", name) from None
     try:
         with contextlib.suppress(OSError):
             perms = stat.S_IMODE(st.st_mode) if st is not None else 0o666 & ~_umask()
@@ -110,7 +117,7 @@ def atomic_write(
         os.replace(tmp, target)
     except OSError as exc:
         _discard(f, tmp)
-        raise IqaError(f"cannot write: {_reason(exc)}", name) from exc
+        raise IqaError(f"cannot write: {reason(exc)}", name) from exc
     except BaseException:
         _discard(f, tmp)
         raise

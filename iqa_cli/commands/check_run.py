@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from click.core import ParameterSource
 
 from ..errors import IqaError, UsageError
 from ..gate.config import Config, find_config
@@ -20,7 +19,7 @@ from ..pairing import Pair, compile_patterns, pair_folders
 from ..results import PairResult, summarize
 from ..status import ExitCode
 from .guard import nothing_found, print_warnings
-from .options import prepare_device
+from .options import metrics_named, prepare_device
 from .progress import score
 
 
@@ -130,7 +129,7 @@ def run_check(ctx: click.Context, kw: dict[str, Any]) -> int:
                                       parse_gates(o["fail_if"], src) if "fail_if" in o else None,
                                       o.get("ignore", ()), o.get("mask")))
     gate_metrics = [g.metric for g in gates] + [g.metric for o in overrides for g in (o.gates or ())]
-    explicit_metrics = ctx.get_parameter_source("metrics") not in (ParameterSource.DEFAULT, None)
+    explicit_metrics = metrics_named(ctx)
     base_metrics = tuple(kw["metrics"]) if explicit_metrics else CONTEXT_METRICS
     metrics = tuple(dict.fromkeys(list(base_metrics) + gate_metrics))
 

@@ -9,7 +9,7 @@ import click
 from ..errors import UsageError
 from ..status import exit_code
 from .guard import guarded, report_row_errors
-from .options import CONTEXT, asked_metrics, metric_options, output_options, prepare_device
+from .options import CONTEXT, asked_metrics, metric_options, metrics_named, output_options, prepare_device
 from .progress import score
 
 
@@ -22,10 +22,9 @@ from .progress import score
 def compare(reference: str, distorted: tuple[str, ...], fmt, output, csv_path, json_path, workers, quiet,
             no_progress, debug, device, **settings_kw) -> int:
     """Score REFERENCE against one or more DISTORTED images."""
+    from ..pairing import pair_files
     from ..report.outputs import Outputs
     from ..results import summarize
-
-    from ..pairing import pair_files
 
     if os.path.isdir(reference):
         raise UsageError(f"{reference}: is a directory (use `iqa batch REF_DIR DIST_DIR` for folders)")
@@ -51,17 +50,18 @@ def _all_protocols(reference, distorted, fmt, output, csv_path, json_path, worke
     from ..pairing import pair_files
     from ..report.json import to_json_text
     from ..results import document
+    from ..runner import run
 
     if output or csv_path or fmt not in (None, "table", "json") or (json_path not in (None, "-") and fmt == "json"):
         raise UsageError("--protocol all prints a table, or JSON with --json [FILE]")
     kw = dict(settings_kw)
-    if click.get_current_context().get_parameter_source("metrics").name == "DEFAULT":
+    if not metrics_named(click.get_current_context()):
         kw["metrics"] = ("ssim", "ms_ssim", "mse", "psnr")  # what the protocols define
     pairs = pair_files(reference, list(distorted))
     docs, rows = [], []
     for name in PROTOCOLS:
         settings = prepare_device(device, {**kw, "protocol": name})
-        results = [r for r in run_pairs(pairs, settings, workers)]
+        results = list(run(pairs, settings, workers=workers))
         docs.append(document(settings, results))
         rows.extend((name, r) for r in results)
     if json_path or fmt == "json":
@@ -80,9 +80,3 @@ def _all_protocols(reference, distorted, fmt, output, csv_path, json_path, worke
 
         protocol_table(Console(), rows, dataclasses.replace(settings, protocol="all"))
     return exit_code(r.status for _, r in rows)
-
-
-def run_pairs(pairs, settings, workers):
-    from ..runner import run
-
-    return run(pairs, settings, workers=workers)

@@ -188,14 +188,17 @@ def build_settings(device: str, o: dict[str, Any]) -> Settings:
     return Settings(device=device, **values)
 
 
-def asked_metrics(ctx: click.Context, settings: Settings) -> tuple[str, ...]:
-    """The metrics the user named (``-m`` or the config): each must be computed,
-    or its pair is an error; the default set only warns when one cannot be."""
+def metrics_named(ctx: click.Context) -> bool:
+    """The user named the metrics (``-m`` or the config) rather than taking the default set."""
     from click.core import ParameterSource
 
-    if ctx.get_parameter_source("metrics") in (ParameterSource.DEFAULT, None):
-        return ()
-    return settings.metrics
+    return ctx.get_parameter_source("metrics") not in (ParameterSource.DEFAULT, None)
+
+
+def asked_metrics(ctx: click.Context, settings: Settings) -> tuple[str, ...]:
+    """The metrics the user named: each must be computed, or its pair is an
+    error; the default set only warns when one cannot be."""
+    return settings.metrics if metrics_named(ctx) else ()
 
 
 def prepare_device(device: str, settings_kw: dict) -> Settings:

@@ -17,7 +17,7 @@ import contextlib
 import re
 import threading
 import warnings
-from typing import IO, Iterator
+from typing import Iterator
 
 import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError

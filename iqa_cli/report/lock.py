@@ -24,16 +24,13 @@ import os
 import stat
 from typing import IO, Any
 
+from ..atomic import output_stat, reason
 from ..errors import IqaError, UsageError
 
 try:
     import fcntl
 except ImportError:  # Windows: no advisory locks, outputs are not guarded
     fcntl = None  # type: ignore[assignment]
-
-
-def _reason(exc: OSError) -> str:
-    return exc.strerror.lower() if exc.strerror else str(exc)
 
 
 def lock_holder(fd: int) -> int | None:
@@ -75,14 +72,7 @@ class HeldFile:
         self.fd: int | None = None
         self.created = False
         self._file: IO[str] | None = None
-        try:
-            st = os.stat(self.target)
-        except FileNotFoundError:
-            st = None
-        except OSError as exc:
-            raise IqaError(f"cannot write: {_reason(exc)}", name) from None
-        if st is not None and stat.S_ISDIR(st.st_mode):
-            raise IqaError("cannot write: is a directory", name)
+        st = output_stat(self.target, name)
         if st is not None and not stat.S_ISREG(st.st_mode):
             return  # /dev/stdout, a FIFO: opening it early could block; nothing to lock
         if fcntl is None and not stream:
@@ -102,11 +92,11 @@ class HeldFile:
                     raise IqaError("cannot write: permission denied", self.path) from None
                 self.fd = None  # unreadable but replaceable: the atomic write decides, unguarded
             except OSError as exc:
-                raise IqaError(f"cannot write: {_reason(exc)}", self.path) from None
+                raise IqaError(f"cannot write: {reason(exc)}", self.path) from None
         except FileNotFoundError:
             raise IqaError("cannot write: directory does not exist", self.path) from None
         except OSError as exc:
-            raise IqaError(f"cannot write: {_reason(exc)}", self.path) from None
+            raise IqaError(f"cannot write: {reason(exc)}", self.path) from None
 
     def lock(self) -> None:
         """Take the lock, or raise the one-line error naming the file (and the holder's pid)."""
@@ -138,7 +128,7 @@ class HeldFile:
                 os.ftruncate(self.fd, 0)
                 self._file = os.fdopen(os.dup(self.fd), "w", encoding="utf-8", newline=newline)
         except OSError as exc:
-            raise IqaError(f"cannot write: {_reason(exc)}", self.path) from None
+            raise IqaError(f"cannot write: {reason(exc)}", self.path) from None
         return self._file
 
     def release(self) -> None:

@@ -41,6 +41,17 @@ def needs_luma(x: Tensor, color: str) -> bool:
     return True
 
 
+def prepare_yiq(x: Tensor, L: float, color: str, integer: bool) -> tuple[Tensor, float]:
+    """Samples on [0, 1]; for y and gray the YIQ luma 0.299 R + 0.587 G + 0.114 B
+    (pyiqa's and piq's conversion, unrounded)."""
+    from ..color import YIQ
+
+    x = scaled(x, L)
+    if needs_luma(x, color):
+        x = weighted(x, YIQ)
+    return x, 1.0
+
+
 def weighted(x: Tensor, weights: Sequence[float], offset: float = 0.0) -> Tensor:
     """``offset + Σ w_k·x[:, k]`` in float64, (N, 3, H, W) → (N, 1, H, W)."""
     x = f64(x)

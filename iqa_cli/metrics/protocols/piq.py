@@ -20,18 +20,16 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..color import YIQ
+from ._common import prepare_yiq as prepare  # noqa: F401 (the protocol's prepare)
 from ._common import (
     WANG_WEIGHTS,
     gauss,
     ms_ssim_loop,
-    needs_luma,
     psnr_from_mse,
     python_round,
     require_side,
     scaled,
     valid_stats,
-    weighted,
 )
 from ._common import (
     mse as _mse,
@@ -41,13 +39,6 @@ Tensor = torch.Tensor
 
 MIN_SIZE = {"ssim": 11, "ms_ssim": 161}
 EPS = 1e-8
-
-
-def prepare(x: Tensor, L: float, color: str, integer: bool) -> tuple[Tensor, float]:
-    x = scaled(x, L)
-    if needs_luma(x, color):
-        x = weighted(x, YIQ)
-    return x, 1.0
 
 
 def downsample_factor(h: int, w: int) -> int:

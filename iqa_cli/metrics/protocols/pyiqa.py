@@ -23,17 +23,15 @@ from __future__ import annotations
 
 import torch
 
-from ..color import YIQ
+from ._common import prepare_yiq as prepare  # noqa: F401 (the protocol's prepare)
 from ._common import (
     WANG_WEIGHTS,
     gauss,
     ms_ssim_loop,
-    needs_luma,
     psnr_from_mse,
     relu_cs_stats,
     require_side,
     scaled,
-    weighted,
     zero_pad_down2,
 )
 from ._common import (
@@ -44,13 +42,6 @@ Tensor = torch.Tensor
 
 MIN_SIZE = {"ssim": 11, "ms_ssim": 161}
 EPS = 1e-8
-
-
-def prepare(x: Tensor, L: float, color: str, integer: bool) -> tuple[Tensor, float]:
-    x = scaled(x, L)
-    if needs_luma(x, color):
-        x = weighted(x, YIQ)
-    return x, 1.0
 
 
 def _rounded(x: Tensor, L: float) -> Tensor:
