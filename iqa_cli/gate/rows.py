@@ -224,7 +224,7 @@ def verdict_line(rows: list[CheckRow], changes: list[str], *, updated: bool = Fa
                 kinds[r.action] = kinds.get(r.action, 0) + 1
         tail.append("baseline updated: " + ", ".join(f"{v} {k}" for k, v in kinds.items()))
     if errs:
-        tail.append(f"{len(errs)} could not be read")
+        tail.append(f"{len(errs)} could not be checked (see the errors)")
     extra = ("; " + "; ".join(tail)) if tail else ""
     if not bad:
         head = f"PASS: all {n} pair{'s' if n != 1 else ''} within the gates" if not errs else \
