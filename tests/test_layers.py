@@ -12,7 +12,7 @@ PKG = Path(__file__).resolve().parents[1] / "iqa_cli"
 #: layer of each top-level part of the package, lowest first; a module may
 #: import modules of its own layer or of a lower one
 LAYERS: list[tuple[str, ...]] = [
-    ("_version", "status", "errors", "metrics.registry"),
+    ("_version", "status", "errors", "spelling", "metrics.registry"),
     ("formatting", "atomic"),
     ("results",),
     ("pairing",),
