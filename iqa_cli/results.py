@@ -12,94 +12,13 @@ from typing import Any, Iterable
 
 from ._version import __version__
 from .formatting import json_number
-from .metrics.registry import DEFAULT_METRICS, METRICS, columns_for
+from .settings import Settings
 from .status import PairStatus
 
-SCHEMA = "iqa/1"
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Everything that changes a number. Recorded in every report."""
-
-    metrics: tuple[str, ...] = DEFAULT_METRICS
-    color: str = "rgb"  # rgb | y | gray
-    alpha: str = "premultiplied"  # premultiplied | drop | over=COLOUR
-    downsample: str = "none"  # none | matlab
-    data_range: float | None = None  # None: from the file's sample type
-    bit_depth: int | None = None  # 16-bit files holding N-bit payloads
-    device: str = "cpu"  # resolved device actually used
-    mix_variant: str = "zhao"  # zhao | ssim-l1
-    mix_alpha: float = 0.84
-    tv_reduction: str = "mean"  # mean | sum
-    below: float = 0.9  # level for ssim_below
-    pixel_tol: float = 0.0  # tolerance for diff_pixels, image units
-    block: int = 16  # block size for ssim_min
-    max_pixels: int | None = None  # decompression-bomb guard
-    tolerance: float = 0.0  # per-sample differences up to this many 8-bit levels (x L/255) count as none
-    protocol: str = "wang"  # whose conventions SSIM, MS-SSIM, MSE and PSNR follow (iqa protocols)
-    crop_border: int = 0  # pixels removed from each side of both images before everything else
-    ignore: tuple[tuple[int, int, int, int], ...] = ()  # X, Y, W, H regions no metric sees
-    mask: str | None = None  # a mask image (non-zero = ignored), or a folder of them by pair name
-    exif_transpose: bool = False  # apply EXIF orientation tags after decoding
-
-    @property
-    def columns(self) -> list[str]:
-        return columns_for(self.metrics)
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "metrics": list(self.metrics),
-            "color": self.color,
-            "alpha": self.alpha,
-            "downsample": self.downsample,
-            "data_range": "dtype" if self.data_range is None else self.data_range,
-            "device": self.device,
-            "protocol": self.protocol,
-            "crop_border": self.crop_border,
-        }
-        if self.bit_depth is not None:
-            out["bit_depth"] = self.bit_depth
-        if self.tolerance:
-            out["tolerance"] = self.tolerance
-        if self.ignore:
-            out["ignore"] = [list(r) for r in self.ignore]
-        if self.mask:
-            out["mask"] = self.mask
-        if self.exif_transpose:  # only when on, like bit_depth: documents of the default stay as they were
-            out["exif_transpose"] = True
-        for name in self.metrics:  # the options of the selected metrics, as the registry names them
-            for key, attr in METRICS[name].options:
-                *parents, leaf = key.split(".")
-                node = out
-                for p in parents:
-                    node = node.setdefault(p, {})
-                node[leaf] = getattr(self, attr)
-        return out
-
-    def describe(self) -> str:
-        """One line naming the conventions, for the table's settings line."""
-        ds = "ssim.m auto-downsampling" if self.downsample == "matlab" else "no downsampling"
-        dr = "from dtype" if self.data_range is None else f"{self.data_range:g}"
-        if self.bit_depth:
-            dr += f" (bit depth {self.bit_depth})"
-        if self.protocol == "wang":
-            proto = f"SSIM: Wang ssim_index.m, 11x11 Gaussian sigma 1.5, valid, {ds}"
-        else:
-            proto = f"protocol {self.protocol} (see `iqa protocols`)"
-        parts = [
-            proto,
-            *([f"crop {self.crop_border} px"] if self.crop_border else []),
-            f"colour {self.color}",
-            f"alpha {self.alpha}",
-            f"data range {dr}",
-            f"device {self.device}",
-        ]
-        if self.exif_transpose:
-            parts.append("EXIF orientation applied")
-        if "mix" in self.metrics:
-            parts.append(f"mix {self.mix_variant} alpha {self.mix_alpha:g}")
-        return "; ".join(parts)
+#: the output contract this version writes (docs/output.md; JSON Schema files in iqa_cli/schemas)
+SCHEMA = "iqa/2"
+#: the contracts it reads back (iqa merge, --resume)
+READABLE_SCHEMAS = ("iqa/1", "iqa/2")
 
 
 @dataclass
@@ -155,7 +74,10 @@ def summarize(results: Iterable[PairResult], columns: list[str]) -> dict[str, An
     """Count statuses and give mean/std/min/median/max per column over ok pairs.
 
     NaN values are left out of the statistics (``n`` says how many values
-    were used); +inf (PSNR of identical images) is kept, so a mean can be inf.
+    were used). +inf values (the PSNR of pairs without any difference) are
+    counted in ``infinite`` and left out of the mean and std, which pool the
+    finite values (both are +inf when every value is); min, median and max
+    are over all values.
     """
     results = list(results)
     out: dict[str, Any] = {
@@ -173,16 +95,16 @@ def summarize(results: Iterable[PairResult], columns: list[str]) -> dict[str, An
         ]
         if not vals:
             continue
-        finite = [v for v in vals if math.isfinite(v)]
-        if len(finite) == len(vals):
-            mean = statistics.fmean(vals)
-            std = statistics.pstdev(vals) if len(vals) > 1 else 0.0
+        infinite = sum(1 for v in vals if v == math.inf)
+        pooled = [v for v in vals if v != math.inf]
+        if not pooled:
+            mean, std = math.inf, math.inf
+        elif any(v == -math.inf for v in pooled):
+            mean, std = -math.inf, math.nan
         else:
-            # +inf only (or -inf only): the mean is that infinity; both: undefined
-            signs = {v > 0 for v in vals if not math.isfinite(v)}
-            mean = statistics.fmean(vals) if len(signs) == 1 else math.nan
-            std = math.nan
-        out["metrics"][col] = {
+            mean = statistics.fmean(pooled)
+            std = statistics.pstdev(pooled) if len(pooled) > 1 else 0.0
+        stats: dict[str, Any] = {
             "n": len(vals),
             "mean": mean,
             "std": std,
@@ -190,6 +112,9 @@ def summarize(results: Iterable[PairResult], columns: list[str]) -> dict[str, An
             "median": statistics.median(vals),
             "max": max(vals),
         }
+        if infinite:
+            stats["infinite"] = infinite
+        out["metrics"][col] = stats
     return out
 
 
@@ -202,7 +127,7 @@ def summary_to_json(summary: dict[str, Any]) -> dict[str, Any]:
 
 
 def document(settings: Settings, results: list[PairResult], summary: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The whole ``iqa/1`` JSON document."""
+    """The whole JSON document (the contract :data:`SCHEMA`)."""
     if summary is None:
         summary = summarize(results, settings.columns)
     return {

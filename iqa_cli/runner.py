@@ -23,6 +23,7 @@ from .errors import IqaError, PairError, SizeMismatchError, UsageError
 from .io import LoadedImage, PreparedPair, load_image, prepare_pair
 from .pairing import Pair
 from .results import PairResult, Settings
+from .spelling import in_context, spell
 from .scoring import Scored, score_stack
 from .status import PairStatus
 
@@ -33,21 +34,22 @@ def resolve_device(spec: str = "cpu") -> torch.device:
     Raises :class:`UsageError` (one line) for an unavailable or unknown device.
     """
     spec = (spec or "cpu").strip().lower()
+    name = spell("device")
     if spec == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if spec == "cpu":
         return torch.device("cpu")
     if spec == "cuda" or spec.startswith("cuda:"):
         if not torch.cuda.is_available():
-            raise UsageError(f"device {spec}: CUDA is not available on this machine (torch {torch.__version__})")
+            raise UsageError(f"{name} {spec}: CUDA is not available on this machine (torch {torch.__version__})")
         try:
             dev = torch.device(spec)
         except RuntimeError:
-            raise UsageError(f"device {spec}: not a valid device") from None
+            raise UsageError(f"{name} {spec}: not a valid device") from None
         if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise UsageError(f"device {spec}: only {torch.cuda.device_count()} CUDA device(s) present")
+            raise UsageError(f"{name} {spec}: only {torch.cuda.device_count()} CUDA device(s) present")
         return dev
-    raise UsageError(f"device {spec}: expected auto, cpu, cuda or cuda:N")
+    raise UsageError(f"{name} {spec}: expected auto, cpu, cuda or cuda:N")
 
 
 @dataclass
@@ -342,10 +344,11 @@ def run(
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="iqa-decode",
                             initializer=_background_thread, initargs=(nice,)) as pool:
         futures: list[Future[Loaded] | None] = []
+        decode = in_context(load_pair)  # messages spelled by the caller's front end
 
         def loaded_at(k: int) -> Loaded:
             while len(futures) < len(pairs) and len(futures) < k + ahead:
-                futures.append(pool.submit(load_pair, pairs[len(futures)], settings, keep_images=keep_maps,
+                futures.append(pool.submit(decode, pairs[len(futures)], settings, keep_images=keep_maps,
                                            masks=masks))
             f = futures[k]
             assert f is not None

@@ -18,11 +18,9 @@ import torch
 from .io import PreparedPair
 from .metrics.color import rgb_to_gray_matlab, rgb_to_y_bt601
 from .metrics.job import ScoreJob
+from .metrics.protocols.table import get_protocol
 from .metrics.registry import METRICS
-from .results import Settings
-
-#: the metric settings a scoring adapter reads (Settings field names)
-METRIC_OPTIONS = ("downsample", "block", "below", "pixel_tol", "mix_variant", "mix_alpha", "tv_reduction")
+from .settings import Settings
 
 
 @dataclass
@@ -75,10 +73,6 @@ def _stacked(arrays: list[np.ndarray], device: torch.device) -> torch.Tensor:
     return torch.from_numpy(np.stack(arrays)).to(device)
 
 
-#: protocols computed by iqa's own kernels: Wang's scripts (ssim.m's downsampling is a setting)
-NATIVE_PROTOCOLS = ("wang", "matlab")
-
-
 def _reason(e: Exception) -> str:
     text = str(e).strip()
     return text.splitlines()[0] if text else type(e).__name__
@@ -102,15 +96,13 @@ class _OtherProtocol:
     metrics = ("ssim", "ms_ssim", "mse", "psnr")
 
     def __init__(self, name: str, x0, y0, L: float, color: str, integer: bool):
-        from .metrics.protocols import get_protocol
-
         self.protocol = get_protocol(name)
         self.impl = self.protocol.implementation()
         c = x0.shape[1]
         x0, y0 = (x0[:, : c - 1], y0[:, : c - 1]) if c in (2, 4) else (x0, y0)
         self.note = None
         if color != "rgb" and x0.shape[1] == 3 and not self.protocol.converts_colour:
-            # the library has no colour conversion: its users convert first, as iqa's --color does
+            # the library has no colour conversion: its users convert first, as iqa's colour setting does
             x0, y0 = to_color(x0, color, L, integer), to_color(y0, color, L, integer)
             self.note = f"{name} has no colour conversion: {color} by iqa's MATLAB conversion, then {name}"
             color = "rgb"
@@ -160,12 +152,11 @@ def score_stack(
             raise ValueError("score_stack: a masked pair is scored alone")
         ignore = _cropped(torch.from_numpy(np.ascontiguousarray(preps[0].ignore)), settings.crop_border)
         ignore = ignore.to(device)
-    job = ScoreJob(x, y, x0, y0, L, frozenset(settings.metrics),
-                   {k: getattr(settings, k) for k in METRIC_OPTIONS}, identical=identical, keep_map=keep_maps,
-                   ignore=ignore)
+    job = ScoreJob(x, y, x0, y0, L, frozenset(settings.metrics), settings, identical=identical,
+                   keep_map=keep_maps, ignore=ignore)
     out = [Scored(maps={} if keep_maps else None) for _ in range(n)]
     other = _OtherProtocol(settings.protocol, x0, y0, L, settings.color, integer) \
-        if settings.protocol not in NATIVE_PROTOCOLS else None
+        if not get_protocol(settings.protocol).native else None
     if other is not None and ignore is not None:
         raise ValueError(f"an ignore mask applies to iqa's own definitions, not to protocol {settings.protocol}")
 

@@ -10,7 +10,7 @@ and a plain Python caller gets the name itself.
 A leaf: it imports nothing of iqa's. The speller lives in a
 :class:`contextvars.ContextVar`, so two front ends in one process (a test
 suite driving the CLI and the plugin) never see each other's; code that
-hands work to threads copies the context (see :func:`in_context`).
+hands work to threads binds the speller (see :func:`in_context`).
 """
 
 from __future__ import annotations
@@ -46,7 +46,12 @@ def spelled_by(speller: Speller) -> Iterator[None]:
 
 
 def in_context(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """``fn`` bound to a copy of the caller's context: for work handed to a
-    thread pool, whose threads would otherwise spell with the default."""
-    ctx = contextvars.copy_context()
-    return lambda *a, **kw: ctx.run(fn, *a, **kw)
+    """``fn`` spelling as the caller does, in whatever thread it runs: for work
+    handed to a thread pool, whose threads would otherwise spell with the default."""
+    speller = _SPELLER.get()
+
+    def bound(*args: Any, **kwargs: Any) -> Any:
+        with spelled_by(speller):
+            return fn(*args, **kwargs)
+
+    return bound

@@ -32,7 +32,7 @@ class _Text(str, Enum):
 class PairStatus(_Text):
     """The outcome of one pair in ``compare`` / ``batch`` / ``check``.
 
-    ``SIZE_MISMATCH`` is written as ``error`` in the iqa/1 outputs (their
+    ``SIZE_MISMATCH`` is written as ``error`` in the iqa/1 and iqa/2 outputs (their
     contract has four statuses); it counts as a regression, not an error.
     """
 
@@ -44,7 +44,7 @@ class PairStatus(_Text):
 
     @property
     def wire(self) -> str:
-        """The status as the iqa/1 schema writes it."""
+        """The status as the iqa/1 and iqa/2 contracts write it."""
         return "error" if self is PairStatus.SIZE_MISMATCH else self.value
 
     @property

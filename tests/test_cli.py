@@ -61,7 +61,7 @@ def iqa_json(*args: str, code: int = 0) -> dict:
 
 def check_schema(doc: dict) -> None:
     assert set(doc) == {"schema", "iqa_version", "settings", "pairs", "summary"}
-    assert doc["schema"] == "iqa/1"
+    assert doc["schema"] == "iqa/2"
     assert doc["iqa_version"] == iqa_cli.__version__ == "0.1.0"
     for key in ("metrics", "color", "alpha", "downsample", "data_range", "device"):
         assert key in doc["settings"]

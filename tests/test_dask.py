@@ -82,7 +82,7 @@ def test_batch_on_the_cluster_equals_the_local_run(cluster, folders):
     assert rows[0]["type"] == "settings" and rows[-1]["type"] == "summary"
     rows = rows[1:-1]
     assert sorted(json.dumps(x, sort_keys=True) for x in rows) == sorted(
-        json.dumps(dict(p, schema="iqa/1", type="pair"), sort_keys=True) for p in local["pairs"])
+        json.dumps(dict(p, schema="iqa/2", type="pair"), sort_keys=True) for p in local["pairs"])
 
 
 def test_a_killed_worker_loses_and_repeats_no_pair(cluster, folders):

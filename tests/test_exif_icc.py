@@ -118,7 +118,7 @@ def test_rotated_jpeg_against_its_png(tmp_path):
     without = _cli("compare", ref, jpg, "-m", "ssim", "--json", "-")
     doc = json.loads(without.stdout)
     assert doc["pairs"][0]["error"] == "size mismatch: 320x256 vs 256x320 (EXIF orientation 6: try --exif-transpose)"
-    assert "exif_transpose" not in doc["settings"]
+    assert doc["settings"]["exif_transpose"] is False
 
     with_ = _cli("compare", ref, jpg, "-m", "ssim", "--exif-transpose", "--json", "-")
     assert with_.exit_code == 0

@@ -12,9 +12,9 @@ PKG = Path(__file__).resolve().parents[1] / "iqa_cli"
 #: layer of each top-level part of the package, lowest first; a module may
 #: import modules of its own layer or of a lower one
 LAYERS: list[tuple[str, ...]] = [
-    ("_version", "status", "errors", "spelling", "metrics.registry"),
+    ("_version", "status", "errors", "spelling", "setting_values", "metrics.registry", "metrics.protocols.table"),
     ("formatting", "atomic"),
-    ("results",),
+    ("settings", "results"),
     ("pairing",),
     ("io",),
     ("metrics",),

@@ -112,7 +112,7 @@ def test_interrupted_batch_keeps_csv_rows_and_jsonl_settings(tmp_path, monkeypat
     assert _csv_rows(out / "b.csv") == want[:3]
     lines = _jsonl(out / "b.jsonl")
     assert [ln["type"] for ln in lines] == ["settings", "pair", "pair"]  # no summary: the run did not end
-    assert lines[0]["schema"] == "iqa/1" and lines[0]["iqa_version"]
+    assert lines[0]["schema"] == "iqa/2" and lines[0]["iqa_version"]
     full_doc = json.loads((full / "f.jsonl.json").read_text())
     assert lines[0]["settings"] == full_doc["settings"]
     assert [ln["distorted"] for ln in lines[1:]] == [p["distorted"] for p in full_doc["pairs"][:2]]
@@ -324,7 +324,7 @@ def test_sigint_leaves_complete_csv_and_jsonl(tmp_path):
 
     objs = _jsonl(jsonl_path)
     assert [o["type"] for o in objs] == ["settings"] + ["pair"] * k
-    assert objs[0]["schema"] == "iqa/1" and objs[0]["settings"]["metrics"] == ["ssim", "ms_ssim", "mse", "psnr", "tv"]
+    assert objs[0]["schema"] == "iqa/2" and objs[0]["settings"]["metrics"] == ["ssim", "ms_ssim", "mse", "psnr", "tv"]
     assert [float(r[6]) for r in rows[1:]] == [o["metrics"]["ssim"] for o in objs[1:]]
 
 

@@ -85,7 +85,7 @@ def test_json_document_is_strict_and_follows_schema(results):
     assert "NaN" not in text and "Infinity" not in text
     assert text.startswith('{\n  "schema"')  # indent 2
     assert set(doc) == {"schema", "iqa_version", "settings", "pairs", "summary"}
-    assert doc["schema"] == "iqa/1"
+    assert doc["schema"] == "iqa/2"
     assert doc["iqa_version"] == __version__
     assert doc["settings"] == {
         "metrics": ["ssim", "ms_ssim", "mse", "psnr", "tv"],
@@ -97,7 +97,17 @@ def test_json_document_is_strict_and_follows_schema(results):
         "protocol": "wang",
         "crop_border": 0,
         "tv_reduction": "mean",
-    }
+        "bit_depth": None,
+        "mix": {"variant": "zhao", "alpha": 0.84},
+        "below": 0.9,
+        "pixel_tol": 0.0,
+        "block": 16,
+        "max_pixels": None,
+        "tolerance": 0.0,
+        "ignore": [],
+        "mask": None,
+        "exif_transpose": False,
+    }  # iqa/2 records every setting
     assert [p["status"] for p in doc["pairs"]] == ["ok", "ok", "ok", "ok", "error", "missing_reference"]
     a, b, c, d, e, f = doc["pairs"]
     assert a == {
@@ -115,8 +125,9 @@ def test_json_document_is_strict_and_follows_schema(results):
     s = doc["summary"]
     assert (s["pairs"], s["ok"], s["errors"], s["missing"]) == (6, 4, 1, 1)
     assert s["metrics"]["psnr"]["max"] == "inf"
-    assert s["metrics"]["psnr"]["mean"] == "inf"
-    assert s["metrics"]["psnr"]["std"] == "nan"
+    assert s["metrics"]["psnr"]["infinite"] == 1  # the identical pair, left out of mean and std
+    finite = [r.metrics["psnr"] for r in results if r.ok and math.isfinite(r.metrics["psnr"])]
+    assert s["metrics"]["psnr"]["n"] == 4 and s["metrics"]["psnr"]["mean"] == pytest.approx(sum(finite) / 3, abs=0)
     assert s["metrics"]["ms_ssim"]["n"] == 2  # NaN and None left out
     assert s["metrics"]["ssim"]["min"] == 0.5
 
@@ -166,11 +177,11 @@ def test_jsonl_lines_are_complete_and_end_with_summary(results):
     assert len(lines) == len(results) + 1
     objs = [strict_loads(line) for line in lines]
     for obj, r in zip(objs, results):
-        assert obj["schema"] == "iqa/1" and obj["type"] == "pair"
+        assert obj["schema"] == "iqa/2" and obj["type"] == "pair"
         body = {k: v for k, v in obj.items() if k not in ("schema", "type")}
         assert body == strict_loads(json.dumps(r.to_json()))
     last = objs[-1]
-    assert last["type"] == "summary" and last["schema"] == "iqa/1"
+    assert last["type"] == "summary" and last["schema"] == "iqa/2"
     assert last["iqa_version"] == __version__
     assert last["settings"] == settings.to_json()
     assert last["summary"] == document(settings, results)["summary"]
@@ -545,16 +556,21 @@ def test_summarize_single_value_std_zero():
 
 
 def test_summarize_inf_psnr():
+    """An identical pair (PSNR ∞) is counted, and the mean and std pool the finite values."""
     s = summarize([_ok(psnr=30.0), _ok(psnr=math.inf), _ok(psnr=40.0)], ["psnr"])["metrics"]["psnr"]
-    assert s["mean"] == math.inf and math.isnan(s["std"])
+    assert s["n"] == 3 and s["infinite"] == 1
+    assert s["mean"] == 35.0 and s["std"] == 5.0
     assert s["min"] == 30.0 and s["median"] == 40.0 and s["max"] == math.inf
+    s = summarize([_ok(psnr=math.inf), _ok(psnr=math.inf)], ["psnr"])["metrics"]["psnr"]
+    assert s["infinite"] == 2 and s["mean"] == math.inf
+    assert "infinite" not in summarize([_ok(psnr=30.0)], ["psnr"])["metrics"]["psnr"]
 
 
 def test_summarize_mixed_infinities():
     s = summarize([_ok(x=-math.inf), _ok(x=1.0)], ["x"])["metrics"]["x"]
     assert s["mean"] == -math.inf  # was NaN before: only +inf was recognised
     s = summarize([_ok(x=-math.inf), _ok(x=math.inf)], ["x"])["metrics"]["x"]
-    assert math.isnan(s["mean"]) and math.isnan(s["std"])
+    assert s["infinite"] == 1 and s["mean"] == -math.inf and math.isnan(s["std"])
 
 
 # --------------------------------------------------------------------------- imports

@@ -30,9 +30,10 @@ from .options import CONTEXT  # noqa: E402
 from .startup import defer_gc  # noqa: E402
 
 
-@click.group(context_settings=CONTEXT)
+@click.group(context_settings=CONTEXT, invoke_without_command=True)
 @click.version_option(__version__, "-V", "--version", prog_name="iqa")
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """iqa: how different are these two images, and is that too different?
 
     \b
@@ -50,6 +51,13 @@ def main() -> None:
     Exit codes: 0 ok, 1 regression (size mismatch, failed gate), 2 error,
     3 nothing compared, 130 interrupted.
     """
+    from ..spelling import spelled_by
+    from .options import cli_spelling
+
+    if ctx.invoked_subcommand is None:  # bare `iqa`: the help, as asked for
+        click.echo(ctx.get_help())
+        ctx.exit(0)
+    ctx.with_resource(spelled_by(cli_spelling))
 
 
 for command in (compare, batch, check, merge, metrics_cmd, protocols_cmd):

@@ -7,17 +7,14 @@ import click
 
 from ..status import ExitCode, PairStatus, exit_code
 from .guard import err, guarded, nothing_found, print_warnings, report_row_errors
-from .options import CONTEXT, asked_metrics, metric_options, output_options, prepare_device
+from .options import CONTEXT, asked_metrics, explicit, metric_options, output_options, pairing_options, prepare_device
 from .progress import score
 
 
 @click.command("batch", context_settings=CONTEXT)
 @click.argument("ref_dir", type=click.Path(path_type=str, readable=False))
 @click.argument("dist_dir", type=click.Path(path_type=str, readable=False))
-@click.option("--match", type=click.Choice(["path", "stem"]), default="path", show_default=True,
-              help="Pair by relative path, or by relative path without extension (a.png with a.jpg).")
-@click.option("--include", multiple=True, metavar="GLOB", help="Only files matching GLOB (repeatable; ** = any depth).")
-@click.option("--exclude", multiple=True, metavar="GLOB", help="Skip files matching GLOB (repeatable).")
+@pairing_options
 @click.option("--worst", type=click.IntRange(min=0), default=5, show_default=True,
               help="Show the K worst pairs after the table.")
 @click.option("--shard", default=None, metavar="K/N",
@@ -63,7 +60,7 @@ def batch(ref_dir: str, dist_dir: str, match, include, exclude, worst, shard, re
             raise UsageError(f"--{e.reason}") from None
     if resume:
         wants_resume(output, fmt)
-    settings = prepare_device(device, settings_kw)
+    settings = prepare_device(device, settings_kw, explicit(click.get_current_context()))
     pairs, notes = pair_folders(ref_dir, dist_dir, match=match, include=include, exclude=exclude)
     if not quiet:
         print_warnings(notes)

@@ -9,17 +9,14 @@ from __future__ import annotations
 from typing import Any
 
 import click
-from click.core import ParameterSource
 
-from ..errors import IqaError
-from ..status import ExitCode
+from ..gate.profile import CHECK, GATE
 from .guard import guarded
-from .options import CHECK_TOLERANCE, CONTEXT, apply_options, metric_options, report_path_cb
+from .options import CONTEXT, apply_options, metric_options, pairing_options, report_path_cb, setting_option
 
 
 def _help() -> str:
     from ..gate.config import CONFIG_KEYS
-    from ..gate.gates import DEFAULT_GATES
 
     keys = ", ".join(k for k in CONFIG_KEYS if k != "overrides")
     return f"""Compare OUTPUT against BASELINE (two files or two folders) and fail on regressions.
@@ -35,8 +32,8 @@ Byte-identical files always pass.
 Gates: --fail-if "METRIC OP VALUE" says when a pair FAILS, e.g.
   --fail-if "ssim<0.99"  --fail-if "psnr<40dB"  --fail-if "diff_ratio>0.1%"
 The operator must point the way the metric gets worse (ssim<..., mse>...).
-Defaults: {", ".join(DEFAULT_GATES)}, after a noise tolerance of
-{CHECK_TOLERANCE:g} levels (--tolerance): dither, anti-aliasing and GPU noise pass,
+Defaults: {", ".join(CHECK.gates)}, after a noise tolerance of
+{CHECK.defaults["tolerance"]:g} levels (--tolerance): dither, anti-aliasing and GPU noise pass,
 a 16x16 change, a 2 px move, a blur or a +8 colour shift fail. Pixel-exact:
 --tolerance 0 --fail-if "diff_pixels>0". A gate whose metric cannot be
 computed for a pair (too small) makes the pair an ERROR. Every gate prints
@@ -57,25 +54,19 @@ read or a baseline has no output (unless --prune removes those).
 
 def _check_options(fn):
     opts = [
-        click.option("--fail-if", "fail_if", multiple=True, metavar='"METRIC OP VALUE"',
-                     help='Fail a pair when this holds (repeatable), e.g. "ssim<0.99", "diff_pixels>0". '
-                     "Default: the gates named above."),
+        setting_option(GATE["fail_if"]),
         click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None, metavar="FILE",
                      help="Read [tool.iqa.check] / [check] from FILE instead of ./iqa.toml or ./pyproject.toml."),
         click.option("--no-config", is_flag=True, help="Ignore ./iqa.toml and ./pyproject.toml."),
-        click.option("--allow-new", is_flag=True, default=False,
-                     help="Outputs without a baseline pass even when CI=true."),
+        setting_option(GATE["allow_new"]),
         click.option("--update", is_flag=True,
                      help="Rewrite the baseline: copy failed and new outputs into it (creating the folder); "
                      "prints every change. Refused, with nothing changed, when a folder could not be read "
                      "or a baseline has no output (unless --prune)."),
         click.option("--prune", is_flag=True,
                      help="With --update: also remove baselines whose output disappeared."),
-        click.option("--match", type=click.Choice(["path", "stem"]), default="path", show_default=True,
-                     help="Pair folders by relative path, or by path without extension."),
-        click.option("--include", multiple=True, metavar="GLOB", help="Only files matching GLOB (repeatable)."),
-        click.option("--exclude", multiple=True, metavar="GLOB", help="Skip files matching GLOB (repeatable)."),
         click.option("--junit", "junit_path", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+                     callback=report_path_cb,
                      help="Write a JUnit XML report (one testcase per pair)."),
         click.option("--github", is_flag=True,
                      help="Print GitHub workflow annotations and append a Markdown summary to "
@@ -97,39 +88,12 @@ def _check_options(fn):
     return apply_options(fn, opts)
 
 
-
-class ConfigCommand(click.Command):
-    """A command whose option defaults come from the check config
-    (click's ``default_map``): the command line beats the config key by key."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        from .check_run import _config_from_args, _default_map
-
-        try:
-            cfg = _config_from_args(args)
-            defaults = _default_map(self, cfg)
-        except IqaError as e:  # before the command body runs: one line and exit 2 through click
-            raise _ConfigError(str(e)) from None
-        ctx.meta["iqa.config"] = cfg
-        ctx.default_map = {**(ctx.default_map or {}), **defaults}
-        try:
-            return super().parse_args(ctx, args)
-        except click.BadParameter as e:
-            name = e.param.name if e.param is not None else None
-            if name in defaults and ctx.get_parameter_source(name) in (ParameterSource.DEFAULT_MAP, None):
-                raise _ConfigError(f"{cfg.path}: {name} = {cfg.values[name]!r}: {e.format_message()}") from None
-            raise
-
-
-class _ConfigError(click.ClickException):
-    exit_code = int(ExitCode.ERROR)
-
-
-@click.command("check", cls=ConfigCommand, context_settings=CONTEXT, help=_help())
+@click.command("check", context_settings=CONTEXT, help=_help())
 @click.argument("baseline", type=click.Path(path_type=str))
 @click.argument("output", type=click.Path(path_type=str))
 @_check_options
-@metric_options(tolerance=CHECK_TOLERANCE)
+@pairing_options
+@metric_options(profile=CHECK)
 @guarded
 def check(**kw: Any) -> int:
     from .check_run import run_check

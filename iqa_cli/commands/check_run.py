@@ -12,52 +12,37 @@ import click
 
 from ..errors import IqaError, UsageError
 from ..gate.config import Config, find_config
-from ..gate.gates import CONTEXT_METRICS, DEFAULT_GATES, parse_gates
+from ..gate.gates import parse_gates
+from ..gate.profile import CHECK
 from ..gate.rows import ERROR_S, CheckRow, Override, Rules, in_ci, verdict_line
 from ..gate.update import apply_update, plan_update
 from ..pairing import Pair, compile_patterns, pair_folders
 from ..results import PairResult, summarize
 from ..status import ExitCode
 from .guard import nothing_found, print_warnings
-from .options import metrics_named, prepare_device
+from .options import explicit, prepare_device
 from .progress import score
 
 
-def _config_from_args(args: list[str]) -> Config:
-    """The config named by ``--config FILE`` / ``--config=FILE``, else the one
-    found in the current directory unless ``--no-config`` (read before parsing,
-    so that its values become the options' defaults)."""
-    explicit, off = None, False
-    for i, a in enumerate(args):
-        if a == "--":
-            break
-        if a == "--config" and i + 1 < len(args):
-            explicit = args[i + 1]
-        elif a.startswith("--config="):
-            explicit = a.split("=", 1)[1]
-        elif a == "--no-config":
-            off = True
-    if off and not explicit:
+def _config(kw: dict[str, Any]) -> Config:
+    """``--config FILE``, else ./iqa.toml or ./pyproject.toml unless ``--no-config``."""
+    if kw["no_config"] and not kw["config_path"]:
         return Config()
-    return find_config(explicit)
+    return find_config(kw["config_path"])
 
 
-def _default_map(command: click.Command, cfg: Config) -> dict[str, Any]:
-    """Config values as option defaults, with the shapes click expects."""
-    params = {p.name: p for p in command.params}
-    out: dict[str, Any] = {}
-    for key, value in cfg.values.items():
-        if key in ("fail_if", "overrides"):
-            continue
-        param = params[key]
-        if isinstance(param, click.Option) and param.is_flag and not isinstance(value, bool):
-            raise UsageError(f"{key} = {value!r}: expected true or false", cfg.path)
-        if key == "metrics" and isinstance(value, list):
-            value = ",".join(map(str, value))
-        elif param.multiple and isinstance(value, str):
-            value = [value]
-        out[key] = value
-    return out
+def _layered(ctx: click.Context, kw: dict[str, Any], cfg: Config) -> tuple[dict[str, Any], set[str]]:
+    """Every declared setting's value: the command line beats the config, which
+    beats the profile's default; and the names the user chose (either way)."""
+    from ..gate.config import CONFIG_SETTINGS
+
+    given = explicit(ctx)
+    values = dict(kw)
+    for key, decl in CONFIG_SETTINGS.items():
+        if decl.name not in given and key in cfg.values:
+            values[decl.name] = cfg.values[key]
+            given.add(decl.name)
+    return values, given
 
 
 def _pairs_for(baseline: str, output: str, match, include, exclude, *, update: bool = False):
@@ -113,14 +98,11 @@ class _Sink:
 
 
 def run_check(ctx: click.Context, kw: dict[str, Any]) -> int:
-    # --- config and gates -------------------------------------------------
-    cfg: Config = ctx.meta.get("iqa.config") or Config()
-    if kw["fail_if"]:
-        gates = parse_gates(kw["fail_if"], "command line")
-    elif "fail_if" in cfg.values:
-        gates = parse_gates(cfg.values["fail_if"], cfg.path or "config")
-    else:
-        gates = parse_gates(DEFAULT_GATES, "default")
+    # --- config and gates ---------------------------------------------------
+    cfg = _config(kw)
+    kw, given = _layered(ctx, kw, cfg)
+    source = "command line" if "fail_if" in explicit(ctx) else (cfg.path or "config")
+    gates = parse_gates(kw["fail_if"], source) if kw["fail_if"] else parse_gates(CHECK.gates, "default")
     overrides = []
     if cfg.values.get("overrides"):
         for i, o in enumerate(cfg.values["overrides"]):
@@ -129,9 +111,7 @@ def run_check(ctx: click.Context, kw: dict[str, Any]) -> int:
                                       parse_gates(o["fail_if"], src) if "fail_if" in o else None,
                                       o.get("ignore", ()), o.get("mask")))
     gate_metrics = [g.metric for g in gates] + [g.metric for o in overrides for g in (o.gates or ())]
-    explicit_metrics = metrics_named(ctx)
-    base_metrics = tuple(kw["metrics"]) if explicit_metrics else CONTEXT_METRICS
-    metrics = tuple(dict.fromkeys(list(base_metrics) + gate_metrics))
+    metrics = CHECK.metrics(kw["metrics"] if "metrics" in given else None, gate_metrics)
 
     # --- pairing ----------------------------------------------------------
     quiet = kw["quiet"]
@@ -157,7 +137,7 @@ def run_check(ctx: click.Context, kw: dict[str, Any]) -> int:
                 raise IqaError("cannot write: directory is not writable", path)
             held.hold(path)  # one writer per report: locked before any work, released when the command ends
 
-    settings = prepare_device(kw["device"], {**kw, "metrics": metrics})
+    settings = prepare_device(kw["device"], {**kw, "metrics": metrics}, given)
     from ..report.diffs import RowPictures
 
     rules = Rules(gates, overrides, in_ci(), bool(kw["allow_new"]), settings.block, ref_root, dist_root)

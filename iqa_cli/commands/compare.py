@@ -9,14 +9,14 @@ import click
 from ..errors import UsageError
 from ..status import exit_code
 from .guard import guarded, report_row_errors
-from .options import CONTEXT, asked_metrics, metric_options, metrics_named, output_options, prepare_device
+from .options import CONTEXT, asked_metrics, explicit, metric_options, metrics_named, output_options, prepare_device
 from .progress import score
 
 
 @click.command("compare", context_settings=CONTEXT)
 @click.argument("reference", type=click.Path(dir_okay=True, path_type=str, readable=False))
 @click.argument("distorted", nargs=-1, required=True, type=click.Path(path_type=str, readable=False))
-@metric_options
+@metric_options(protocol_all=True)
 @output_options
 @guarded
 def compare(reference: str, distorted: tuple[str, ...], fmt, output, csv_path, json_path, workers, quiet,
@@ -30,7 +30,7 @@ def compare(reference: str, distorted: tuple[str, ...], fmt, output, csv_path, j
         raise UsageError(f"{reference}: is a directory (use `iqa batch REF_DIR DIST_DIR` for folders)")
     if settings_kw["protocol"] == "all":
         return _all_protocols(reference, distorted, fmt, output, csv_path, json_path, workers, device, settings_kw)
-    settings = prepare_device(device, settings_kw)
+    settings = prepare_device(device, settings_kw, explicit(click.get_current_context()))
     pairs = pair_files(reference, list(distorted))
     with Outputs(settings, fmt=fmt, output=output, csv_path=csv_path, json_path=json_path, quiet=quiet) as out:
         results = score(pairs, settings, out, workers=workers, progress=not (quiet or no_progress),
@@ -44,12 +44,10 @@ def compare(reference: str, distorted: tuple[str, ...], fmt, output, csv_path, j
 def _all_protocols(reference, distorted, fmt, output, csv_path, json_path, workers, device, settings_kw) -> int:
     """``--protocol all``: the same files under every protocol, one row each,
     so the distance between the conventions is seen at once."""
-    import dataclasses
-
     from ..metrics.protocols import PROTOCOLS
     from ..pairing import pair_files
     from ..report.json import to_json_text
-    from ..results import document
+    from ..results import SCHEMA, document
     from ..runner import run
 
     if output or csv_path or fmt not in (None, "table", "json") or (json_path not in (None, "-") and fmt == "json"):
@@ -65,7 +63,7 @@ def _all_protocols(reference, distorted, fmt, output, csv_path, json_path, worke
         docs.append(document(settings, results))
         rows.extend((name, r) for r in results)
     if json_path or fmt == "json":
-        text = to_json_text({"schema": "iqa/1", "protocols": docs})
+        text = to_json_text({"schema": SCHEMA, "protocols": docs})
         if json_path and json_path != "-":
             from ..atomic import atomic_write
 
@@ -78,5 +76,5 @@ def _all_protocols(reference, distorted, fmt, output, csv_path, json_path, worke
 
         from ..report.table import protocol_table
 
-        protocol_table(Console(), rows, dataclasses.replace(settings, protocol="all"))
+        protocol_table(Console(), rows, settings)
     return exit_code(r.status for _, r in rows)

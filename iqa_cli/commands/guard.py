@@ -35,9 +35,13 @@ def guarded(fn: Callable[..., int]) -> Callable[..., None]:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> None:
+        from ..spelling import spelled_by
+        from .options import cli_spelling
+
         debug = kwargs.get("debug", False)
         try:
-            code = fn(*args, **kwargs)
+            with spelled_by(cli_spelling):
+                code = fn(*args, **kwargs)
         except IqaError as e:
             if debug:
                 raise

@@ -17,7 +17,7 @@ def metrics_cmd(fmt: str) -> None:
 
         click.echo(json.dumps([
             {"name": m.name, "columns": list(m.column_names), "direction": m.direction, "range": m.range,
-             "unit": m.unit, "default": m.default, "definition": m.definition}
+             "unit": m.unit, "default": m.default, "definition": m.described()}
             for m in METRICS.values()
         ], indent=2))
         return
@@ -31,5 +31,5 @@ def metrics_cmd(fmt: str) -> None:
         better = {"higher": "higher", "lower": "lower"}.get(m.direction, "-")
         name = m.name + ("" if m.default else "\n(on request)")
         rng = m.range + (f" {m.unit}" if m.unit else "")
-        table.add_row(name, better, rng, m.definition)
+        table.add_row(name, better, rng, m.described())
     Console().print(table)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -15,33 +14,6 @@ if TYPE_CHECKING:  # at run time imported where used: `iqa --help` stays fast
     from ..results import Settings
 
 CONTEXT = dict(help_option_names=["-h", "--help"], max_content_width=100)
-
-
-def _metrics_cb(ctx: click.Context, param: click.Parameter, value: Any) -> tuple[str, ...]:
-    from ..metrics.registry import DEFAULT_METRICS, resolve_metric_names
-
-    if value is None:
-        return DEFAULT_METRICS
-    try:
-        return resolve_metric_names(value)
-    except ValueError as e:
-        raise click.BadParameter(str(e)) from None
-
-
-def _alpha_cb(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    from ..io import parse_alpha
-
-    try:
-        parse_alpha(value)
-    except ValueError as e:
-        raise click.BadParameter(str(e)) from None
-    return value
-
-
-def _positive(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
-    if value is not None and not value > 0:
-        raise click.BadParameter("must be > 0")
-    return value
 
 
 def report_path_cb(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -65,96 +37,80 @@ def apply_options(fn: Callable, options: list[Callable]) -> Callable:
     return fn
 
 
-#: check's default noise tolerance, in 8-bit levels: ±2 dither/anti-aliasing/GPU noise is no change
-CHECK_TOLERANCE = 2.0
+_UNSET = object()
+_METAVAR = {"float": "FLOAT", "int": "INTEGER", "path": "PATH", "strings": "TEXT"}
 
 
-def _regions_cb(ctx: click.Context, param: click.Parameter, value) -> tuple:
-    from ..io.masks import parse_region
+def _declared() -> dict[str, Any]:
+    from ..gate.profile import GATE
+    from ..settings import DECLARED, PAIRING
 
-    try:
-        return tuple(parse_region(v) for v in value or ())
-    except ValueError as e:
-        raise click.BadParameter(str(e)) from None
+    return {**DECLARED, **PAIRING, **GATE}
 
 
-def _protocol_cb(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    from ..metrics.protocols import get_protocol
-
-    if value == "all" and ctx.info_name == "compare":
-        return value
-    try:
-        return get_protocol(value).name
-    except ValueError as e:
-        raise click.BadParameter(str(e)) from None
+def cli_spelling(name: str) -> str:
+    """How the command line writes a setting or an action: its flag."""
+    decl = _declared().get(name)
+    return decl.flag if decl is not None else "--" + name.replace("_", "-")
 
 
-def metric_options(fn: Callable | None = None, *, tolerance: float = 0.0) -> Callable:
-    """Options that change the numbers (shared by compare, batch and check);
-    ``tolerance``: the command's default for ``--tolerance``."""
+def setting_option(decl: Any, *, default: Any = _UNSET, help: str | None = None,
+                   extra: tuple[str, ...] = ()) -> Callable:
+    """The click option of a declared setting: its flag, help and metavar, a
+    callback that checks the value by the declaration (so every front end
+    refuses the same values with the same words), and ``default`` (a
+    profile's) instead of the table's. ``extra``: values this command accepts
+    beyond the declaration (compare's ``--protocol all``)."""
+    default = decl.default if default is _UNSET else default
+    decls = [decl.short, decl.flag] if decl.short else [decl.flag]
+    text = help or decl.help
+    if decl.kind == "bool":
+        return click.option(*decls, decl.name, is_flag=True, default=bool(default), help=text)
+
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if value in extra:
+            return value
+        if value is None or (decl.multiple and value == ()):
+            return default
+        try:
+            return decl.parse_input(list(value) if decl.multiple else value)
+        except ValueError as e:
+            raise click.BadParameter(str(e)) from None
+
+    metavar = decl.metavar or ("[" + "|".join((*decl.choices, *extra)) + "]" if decl.choices
+                               else _METAVAR.get(decl.kind))
+    shown = default not in (None, ()) and decl.kind not in ("metrics",)
+    return click.option(*decls, decl.name, default=None, callback=callback, metavar=metavar, help=text,
+                        multiple=decl.multiple,
+                        show_default=(", ".join(default) if isinstance(default, tuple) else str(default))
+                        if shown else False)
+
+
+def metric_options(fn: Callable | None = None, *, profile: Any = None, protocol_all: bool = False) -> Callable:
+    """The options of every setting in the settings table (shared by compare,
+    batch and check), in table order; ``profile``: a profile whose defaults
+    beat the table's (check's tolerance 2); ``protocol_all``: ``--protocol
+    all`` (compare)."""
     if fn is None:
-        return lambda f: metric_options(f, tolerance=tolerance)
-    opts = [
-        click.option("--protocol", default="wang", show_default=True, callback=_protocol_cb, metavar="NAME",
-                     help="Whose conventions SSIM, MS-SSIM, MSE and PSNR follow: wang (Wang's scripts), matlab "
-                     "(ssim.m), basicsr, pyiqa, skimage, tf, pytorch-msssim, torchmetrics, piq; "
-                     "`iqa protocols` gives each definition (compare: `all` prints one row per protocol)."),
-        click.option("--ignore", "ignore", multiple=True, callback=_regions_cb, metavar="X,Y,W,H",
-                     help="Ignore a region (pixels of the reference, repeatable): no metric sees it; SSIM "
-                     "uses only windows wholly outside every region."),
-        click.option("--mask", type=click.Path(exists=True, readable=False), default=None, metavar="FILE|DIR",
-                     help="An ignore mask image the size of the pair (non-zero = ignored), or a folder of "
-                     "masks found by the pair's relative path."),
-        click.option("--crop-border", type=click.IntRange(min=0), default=0, show_default=True, metavar="N",
-                     help="Remove N pixels from each side of both images before everything else "
-                     "(BasicSR's crop_border; SR papers use the scale factor)."),
-        click.option(
-            "-m", "--metrics", "metrics", default=None, callback=_metrics_cb, metavar="LIST",
-            help="Comma-separated metrics. Default: ssim, ms-ssim, mse, psnr, tv; `all` adds the mixed "
-            "loss mix; the local-change metrics ssim_min, ssim_below, diff_pixels, diff_ratio are asked "
-            "for by name. See `iqa metrics`.",
-        ),
-        click.option("--device", default="cpu", show_default=True, metavar="auto|cpu|cuda[:N]",
-                     help="Where to compute; auto = CUDA when available."),
-        click.option("--color", type=click.Choice(["rgb", "y", "gray"]), default="rgb", show_default=True,
-                     help="rgb: per-channel mean; y: BT.601 studio-swing Y (MATLAB rgb2ycbcr); "
-                     "gray: MATLAB rgb2gray."),
-        click.option("--alpha", default="premultiplied", show_default=True, callback=_alpha_cb,
-                     metavar="premultiplied|drop|over=COLOUR",
-                     help="Alpha handling: premultiply and compare alpha as a channel; ignore it; "
-                     "or composite over white, black or #rrggbb."),
-        click.option("--downsample", type=click.Choice(["none", "matlab"]), default="none", show_default=True,
-                     help="none: Wang's ssim_index.m; matlab: ssim.m's automatic downsampling."),
-        click.option("--data-range", type=float, default=None, callback=_positive, metavar="L",
-                     help="Dynamic range L (overrides the file's sample type; needed for float images "
-                     "outside [0, 1])."),
-        click.option("--bit-depth", type=click.IntRange(1, 16), default=None, metavar="N",
-                     help="Integer payload depth, e.g. 10 or 12 for data stored in 16-bit files "
-                     "(L = 2^N - 1)."),
-        click.option("--mix-variant", type=click.Choice(["zhao", "ssim-l1"]), default="zhao", show_default=True,
-                     help="zhao: paper-faithful MS-SSIM+L1 (Zhao et al. 2017); ssim-l1: single-scale form."),
-        click.option("--mix-alpha", type=click.FloatRange(0, 1), default=0.84, show_default=True,
-                     help="Weight of the structural term of the mixed loss."),
-        click.option("--tv-reduction", type=click.Choice(["mean", "sum"]), default="mean", show_default=True,
-                     help="TV per difference term (mean) or the plain sum (= tf.image.total_variation)."),
-        click.option("--below", type=float, default=0.9, show_default=True,
-                     help="Level for ssim_below (fraction of the SSIM map below it)."),
-        click.option("--pixel-tol", type=click.FloatRange(min=0), default=0.0, show_default=True,
-                     help="diff_pixels counts pixels whose largest channel difference exceeds this "
-                     "(image units, e.g. 0-255)."),
-        click.option("--block", type=click.IntRange(min=1), default=16, show_default=True,
-                     help="Block size of ssim_min (worst block mean of the SSIM map)."),
-        click.option("--max-pixels", type=click.IntRange(min=1), default=None,
-                     help="Refuse images with more pixels than this before decoding (default 2^28)."),
-        click.option("--tolerance", type=click.FloatRange(min=0), default=tolerance, show_default=True,
-                     metavar="LEVELS",
-                     help="Treat per-sample differences up to LEVELS 8-bit levels (LEVELS/255 of the data "
-                     "range) as no change, before every metric: dither, anti-aliasing and GPU noise."),
-        click.option("--exif-transpose", "exif_transpose", is_flag=True, default=False,
-                     help="Apply each file's EXIF orientation after decoding (default: pixels as stored, "
-                     "with a warning)."),
-    ]
+        return lambda f: metric_options(f, profile=profile, protocol_all=protocol_all)
+    from ..settings import DECLARED
+
+    opts = []
+    for decl in DECLARED.values():
+        default = profile.default(decl) if profile is not None else decl.default
+        if decl.name == "protocol" and protocol_all:
+            opts.append(setting_option(decl, default=default, extra=("all",),
+                                       help=decl.help + " `all`: one row per protocol."))
+        else:
+            opts.append(setting_option(decl, default=default))
     return apply_options(fn, opts)
+
+
+def pairing_options(fn: Callable) -> Callable:
+    """--match, --include, --exclude (batch and check)."""
+    from ..settings import PAIRING
+
+    return apply_options(fn, [setting_option(d) for d in PAIRING.values()])
 
 
 def output_options(fn: Callable) -> Callable:
@@ -177,17 +133,6 @@ def output_options(fn: Callable) -> Callable:
     return apply_options(fn, opts)
 
 
-def build_settings(device: str, o: dict[str, Any]) -> Settings:
-    """Settings from the parsed options (every Settings field but the device; other keys are ignored)."""
-    from ..results import Settings
-
-    names = [f.name for f in dataclasses.fields(Settings) if f.name != "device"]
-    values = {name: o[name] for name in names}
-    if values["protocol"] == "matlab":  # ssim.m is Wang's script with its automatic downsampling
-        values["downsample"] = "matlab"
-    return Settings(device=device, **values)
-
-
 def metrics_named(ctx: click.Context) -> bool:
     """The user named the metrics (``-m`` or the config) rather than taking the default set."""
     from click.core import ParameterSource
@@ -201,13 +146,24 @@ def asked_metrics(ctx: click.Context, settings: Settings) -> tuple[str, ...]:
     return settings.metrics if metrics_named(ctx) else ()
 
 
-def prepare_device(device: str, settings_kw: dict) -> Settings:
-    """Resolve the device (this imports torch) and build the Settings."""
+def explicit(ctx: click.Context) -> set[str]:
+    """The settings the user gave on the command line (not defaults)."""
+    from click.core import ParameterSource
+
+    return {name for name in ctx.params
+            if ctx.get_parameter_source(name) in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)}
+
+
+def prepare_device(device: str, settings_kw: dict, given: set[str] | frozenset[str] = frozenset()) -> Settings:
+    """Resolve the device (this imports torch) and build the Settings from the
+    parsed values (``given``: those the user chose, checked against what their
+    protocol implies)."""
     from ..runner import resolve_device
+    from ..settings import settings_from
 
     resume_gc()
+    dev = resolve_device(device)
     try:
-        dev = resolve_device(device)
-    except UsageError as e:  # the runner names the setting; the user typed the flag
-        raise UsageError(f"--{e.reason}") from None
-    return build_settings(str(dev), settings_kw)
+        return settings_from({**settings_kw, "device": str(dev)}, given)
+    except ValueError as e:
+        raise UsageError(str(e)) from None

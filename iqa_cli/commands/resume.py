@@ -11,16 +11,13 @@ import json
 import os
 from typing import IO, Any
 
-from ..engines.settings import RUN_KEYS, describe_value, differing_key
+from ..engines.settings import describe_value, differing_key
 from ..errors import IqaError, UsageError
 from ..report.json import JsonlWriter
 from ..report.jsonl_read import Report, read_jsonl
 from ..report.outputs import FORMAT_BY_EXTENSION
 from ..results import PairResult, Settings
 from .guard import warn
-
-#: run keys that may change between a run and its resumption (rows are the same on every engine)
-MAY_CHANGE = tuple(k for k in RUN_KEYS if k != "shard")
 
 
 def wants_resume(output: str | None, fmt: str | None) -> None:
@@ -40,7 +37,9 @@ def check_settings(report: Report, settings: Settings, *, quiet: bool = False) -
         if not quiet and report.rows:
             warn(f"{report.path}: records no settings (no settings or summary line): only its metrics were checked")
         return
-    key = differing_key(report.settings, now, ignore=MAY_CHANGE)
+    key = differing_key(report.settings, now)
+    if key is None and report.settings.get("shard") != now.get("shard"):  # the engine may change, the pairs not
+        key = "shard"
     if key is not None:
         raise UsageError(f"settings differ: {key} is {describe_value(report.settings, key)} in the file, "
                          f"{describe_value(now, key)} in this run (resume with the same options, or write "

@@ -1,6 +1,6 @@
 """Settings of a run as its outputs record them, and back.
 
-:class:`RunSettings` is :class:`~iqa_cli.results.Settings` plus the keys that
+:class:`RunSettings` is :class:`~iqa_cli.settings.Settings` plus the keys that
 say how a batch was run, not what it computed: ``engine`` (``local`` or
 ``dask``) and ``shard`` (``"K/N"``). :func:`settings_from_json` rebuilds
 settings from a report's ``settings`` object, so that ``iqa merge`` and
@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from ..errors import IqaError
 from ..metrics.registry import METRICS
-from ..results import Settings
+from ..settings import DECLARED, Settings, differing_setting
 
 #: keys that record how a run was spread, not what it computed: two files
 #: that differ only in them hold comparable rows
@@ -53,87 +53,40 @@ def run_settings(settings: Settings, **extra: Any) -> RunSettings:
     return RunSettings(**base).with_extra(**extra)
 
 
-def _get(obj: dict[str, Any], dotted: str) -> Any:
-    node: Any = obj
-    for part in dotted.split("."):
-        if not isinstance(node, dict) or part not in node:
-            raise KeyError(dotted)
-        node = node[part]
-    return node
-
-
-def _flat(obj: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in obj.items():
-        if isinstance(v, dict):
-            out.update(_flat(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
-
-
 def settings_from_json(obj: dict[str, Any], path: str | None = None) -> RunSettings:
-    """The settings a report recorded (the inverse of ``Settings.to_json``).
-
-    Keys that are not metric settings (``engine``, ``shard``, any a later
-    version adds) are kept in ``extra``, so the settings are written back as
-    they were read. Raises :class:`IqaError` naming ``path`` when a setting
-    is missing or has the wrong type.
-    """
+    """The settings a report recorded (:meth:`Settings.from_json`, which
+    reads iqa/1 and iqa/2 reports); keys that are not settings (``engine``,
+    ``shard``, any a later version adds) are kept in ``extra``, so the
+    settings are written back as they were read. Raises :class:`IqaError`
+    naming ``path`` when ``metrics`` is missing or a setting is bad."""
+    if not isinstance(obj, dict) or "metrics" not in obj:
+        raise IqaError("settings lack 'metrics'", path)
+    unknown = [m for m in obj["metrics"] if m not in METRICS] if isinstance(obj["metrics"], list) else []
+    if unknown:
+        raise IqaError(f"settings name unknown metric {unknown[0]!r} (written by another iqa version?)", path)
     try:
-        metrics = tuple(obj["metrics"])
-        unknown = [m for m in metrics if m not in METRICS]
-        if unknown:
-            raise IqaError(f"settings name unknown metric {unknown[0]!r} (written by another iqa version?)", path)
-        dr = obj["data_range"]
-        kw: dict[str, Any] = dict(
-            metrics=metrics,
-            color=str(obj["color"]),
-            alpha=str(obj["alpha"]),
-            downsample=str(obj["downsample"]),
-            data_range=None if dr == "dtype" else float(dr),
-            bit_depth=None if obj.get("bit_depth") is None else int(obj["bit_depth"]),
-            device=str(obj["device"]),
-        )
-        for name in metrics:
-            for key, attr in METRICS[name].options:
-                kw[attr] = _get(obj, key)
-    except KeyError as e:
-        raise IqaError(f"settings lack {e.args[0]!r}", path) from None
-    except (TypeError, ValueError) as e:
+        base = RunSettings(**Settings.json_values(obj))
+    except ValueError as e:
         raise IqaError(f"settings cannot be read: {e}", path) from None
-    base = RunSettings(**kw)
-    known = _flat(base.to_json())
-    extra = tuple((k, v) for k, v in obj.items() if k not in known and not any(x.startswith(k + ".") for x in known))
+    known = {d.json_key.split(".")[0] for d in DECLARED.values()}
+    extra = tuple((k, v) for k, v in obj.items() if k not in known)
     return dataclasses.replace(base, extra=extra)
 
 
-def differing_key(a: dict[str, Any], b: dict[str, Any], ignore: Iterable[str] = RUN_KEYS) -> str | None:
-    """The first (dotted) key whose value differs between two settings objects, or None."""
-    skip = set(ignore)
-    fa, fb = _flat(a), _flat(b)
-    for key in [*fa, *(k for k in fb if k not in fa)]:
-        if key.split(".")[0] in skip or key in skip:
-            continue
-        if fa.get(key, _ABSENT) != fb.get(key, _ABSENT):
-            return key
-    return None
+def differing_key(a: dict[str, Any], b: dict[str, Any]) -> str | None:
+    """The (dotted) key of the first setting two reports record differently
+    among those that change a number of their metrics (run keys such as
+    ``engine`` and ``shard`` are not settings), or None."""
+    return differing_setting(a, b)
 
 
 def describe_value(obj: dict[str, Any], key: str) -> str:
     """``obj``'s value at dotted ``key`` as JSON would show it (``absent`` when there is none)."""
-    try:
-        v = _flat(obj)[key]
-    except KeyError:
-        return "absent"
     import json
 
-    return json.dumps(v)
-
-
-class _Absent:
-    def __repr__(self) -> str:
-        return "absent"
-
-
-_ABSENT = _Absent()
+    node: Any = obj
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return "absent"
+        node = node[part]
+    return json.dumps(node)

@@ -3,8 +3,10 @@
 
 Lookup: an explicit file, else ``./iqa.toml`` (table ``[check]`` or
 ``[tool.iqa.check]``), else ``./pyproject.toml`` (``[tool.iqa.check]``).
-Unknown keys are errors. Values keep their TOML types; the command layer
-turns them into option defaults (the command line beats the config key by key).
+Unknown keys are errors. Every key is a declared setting (:mod:`iqa_cli.settings`:
+the settings table and the pairing keys; :mod:`.profile`: the gate's keys), and
+each value is checked by its declaration, as the command line checks the flag;
+the front ends then let their own options beat the config key by key.
 """
 
 from __future__ import annotations
@@ -14,13 +16,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import UsageError
+from ..settings import DECLARED, PAIRING, Setting
+from .profile import GATE
 
-#: keys of the check table; values are checked with the same rules as the options
-CONFIG_KEYS = (
-    "fail_if", "metrics", "device", "color", "alpha", "downsample", "data_range", "bit_depth", "mix_variant",
-    "mix_alpha", "tv_reduction", "below", "pixel_tol", "block", "max_pixels", "tolerance", "protocol", "crop_border",
-    "ignore", "mask", "exif_transpose", "allow_new", "match", "include", "exclude", "overrides",
-)
+#: config key -> its declaration: the gate's keys, the settings table, the pairing keys
+CONFIG_SETTINGS: dict[str, Setting] = {
+    d.config_key: d for d in (*GATE.values(), *DECLARED.values(), *PAIRING.values()) if d.config_key
+}
+#: keys of the check table
+CONFIG_KEYS = (*CONFIG_SETTINGS, "overrides")
 OVERRIDE_KEYS = ("glob", "fail_if", "ignore", "mask")
 
 
@@ -89,11 +93,9 @@ def _read_config(path: str, *, pyproject: bool, explicit: bool) -> Config:
         key = k.replace("-", "_")
         if key not in CONFIG_KEYS:
             raise UsageError(f"unknown key '{k}' in the check table (known: {', '.join(CONFIG_KEYS)})", shown)
-        values[key] = v
-    if "fail_if" in values:
-        values["fail_if"] = _str_list(values["fail_if"], "fail_if", shown)
-        if not values["fail_if"]:  # an empty list would silently disable every gate
-            raise UsageError("fail_if is empty: give at least one gate, or remove the key for the defaults", shown)
+        values[key] = v if key == "overrides" else _value(CONFIG_SETTINGS[key], k, v, shown)
+    if "fail_if" in values and not values["fail_if"]:  # an empty list would silently disable every gate
+        raise UsageError("fail_if is empty: give at least one gate, or remove the key for the defaults", shown)
     if "overrides" in values:
         ovs = values["overrides"]
         if not isinstance(ovs, list) or not all(isinstance(o, dict) for o in ovs):
@@ -104,40 +106,18 @@ def _read_config(path: str, *, pyproject: bool, explicit: bool) -> Config:
                     raise UsageError(f"unknown key '{k}' in overrides[{i}] (known: {', '.join(OVERRIDE_KEYS)})", shown)
             if "glob" not in o or not ({"fail_if", "ignore", "mask"} & set(o)):
                 raise UsageError(f"overrides[{i}] needs glob and at least one of fail_if, ignore, mask", shown)
-            o["glob"] = _str_list(o["glob"], f"overrides[{i}].glob", shown)
-            if "fail_if" in o:
-                o["fail_if"] = _str_list(o["fail_if"], f"overrides[{i}].fail_if", shown)
-                if not o["fail_if"]:
-                    raise UsageError(f"overrides[{i}].fail_if is empty: give at least one gate", shown)
-            if "ignore" in o:
-                o["ignore"] = regions(o["ignore"], f"overrides[{i}].ignore", shown)
-            if "mask" in o and not isinstance(o["mask"], str):
-                raise UsageError(f"overrides[{i}].mask must be a path (a string)", shown)
-    if "ignore" in values:
-        values["ignore"] = [",".join(map(str, r)) for r in regions(values["ignore"], "ignore", shown)]
+            o["glob"] = list(_value(PAIRING["include"], f"overrides[{i}].glob", o["glob"], shown))
+            for key in ("fail_if", "ignore", "mask"):
+                if key in o:
+                    o[key] = _value(CONFIG_SETTINGS[key], f"overrides[{i}].{key}", o[key], shown)
+            if "fail_if" in o and not o["fail_if"]:
+                raise UsageError(f"overrides[{i}].fail_if is empty: give at least one gate", shown)
     return Config(shown, values)
 
 
-def regions(v: Any, key: str, path: str) -> tuple[tuple[int, int, int, int], ...]:
-    """``[[x, y, w, h], ...]`` (or ``"x,y,w,h"`` strings) as region tuples."""
-    from ..io.masks import parse_region
-
-    items = v if isinstance(v, list) else [v]
-    if items and all(isinstance(n, int) for n in items) and len(items) == 4:
-        items = [items]  # one region written flat
-    out = []
-    for r in items:
-        try:
-            out.append(parse_region(r if isinstance(r, str) else ",".join(map(str, r))))
-        except (ValueError, TypeError) as e:
-            raise UsageError(f"{key}: {e}", path) from None
-    return tuple(out)
-
-
-def _str_list(v: Any, key: str, path: str) -> list[str]:
-    if isinstance(v, str):
-        return [v]
-    if isinstance(v, list) and all(isinstance(s, str) for s in v):
-        return list(v)
-    raise UsageError(f"{key} must be a string or an array of strings", path)
-
+def _value(decl: Setting, key: str, value: Any, path: str) -> Any:
+    """A config value checked by its declaration (the rule its flag follows)."""
+    try:
+        return decl.parse_input(value)
+    except ValueError as e:
+        raise UsageError(f"{key} = {value!r}: {e}", path) from None

@@ -25,12 +25,8 @@ from typing import Any, Iterable
 from ..errors import UsageError
 from ..formatting import clean, json_number, metric_value, short
 from ..metrics.registry import HIGHER, LOWER, METRICS, resolve_metric_names
+from .profile import CONTEXT_METRICS, DEFAULT_GATES  # noqa: F401  (re-exported)
 
-#: with check's default noise tolerance (2 levels): the mean, the worst 16x16 block, and
-#: PSNR for global shifts that structure alone forgives (+8 levels: SSIM 0.998, PSNR 30 dB)
-DEFAULT_GATES: tuple[str, ...] = ("ssim<0.99", "ssim_min<0.95", "psnr<40dB")
-#: metrics always computed for context when no metric list is given
-CONTEXT_METRICS: tuple[str, ...] = ("ssim", "psnr")
 
 _GATE_RE = re.compile(r"^\s*([A-Za-z][A-Za-z0-9_\-]*)\s*(<=|>=|<|>)\s*([^\s<>=]+(?:\s*(?:%|dB|db|px))?)\s*$")
 _NUM_RE = re.compile(r"^([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|[-+]?inf)\s*(%|dB|db|px)?$")

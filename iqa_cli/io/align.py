@@ -1,14 +1,14 @@
 """Turning two loaded images into a comparable pair: :func:`prepare_pair`
-(alpha, grey vs colour, bit depths) and :func:`parse_alpha`."""
+(alpha, grey vs colour, bit depths)."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..errors import SizeMismatchError
+from ..setting_values import parse_alpha
 from .image import LoadedImage
 
 
@@ -53,40 +53,6 @@ class PreparedPair:
         return int(self.reference.shape[2])
 
 
-
-
-_NAMED_COLOURS = {"white": (255.0, 255.0, 255.0), "black": (0.0, 0.0, 0.0)}
-
-
-def parse_alpha(spec: str) -> tuple[str, tuple[float, float, float] | None]:
-    """Parse an ``--alpha`` value.
-
-    ``"premultiplied"`` and ``"drop"`` give ``(mode, None)``;
-    ``"over=white"``, ``"over=black"`` and ``"over=#rrggbb"`` give
-    ``("over", (r, g, b))`` with components in 0..255 (they are scaled to the
-    image's data range when compositing). Case-insensitive.
-
-    Raises:
-        ValueError: anything else, with a message listing the valid forms.
-    """
-    if not isinstance(spec, str):
-        raise ValueError(f"alpha must be a string, got {spec!r}")
-    s = spec.strip().lower()
-    if s in ("premultiplied", "drop"):
-        return s, None
-    if s.startswith("over="):
-        colour = s[5:].strip()
-        if colour in _NAMED_COLOURS:
-            return "over", _NAMED_COLOURS[colour]
-        if re.fullmatch(r"#[0-9a-f]{6}", colour):
-            r, g, b = (float(int(colour[i : i + 2], 16)) for i in (1, 3, 5))
-            return "over", (r, g, b)
-        raise ValueError(
-            f"invalid alpha background {colour!r}: use white, black or #rrggbb"
-        )
-    raise ValueError(
-        f"invalid alpha mode {spec!r}: use premultiplied, drop or over=white|black|#rrggbb"
-    )
 
 
 # --------------------------------------------------------------------------

@@ -20,30 +20,16 @@ from __future__ import annotations
 
 import numbers
 import os
-import re
 from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-Region = tuple[int, int, int, int]
+from ..setting_values import Region, parse_region  # noqa: F401  (parse_region: re-exported)
 
-_REGION = re.compile(r"^\s*([+-]?\d+)\s*,\s*([+-]?\d+)\s*,\s*([+-]?\d+)\s*,\s*([+-]?\d+)\s*$")
 
 
 def _fmt(region: Sequence[int]) -> str:
     return ",".join(str(v) for v in region)
-
-
-def parse_region(text: str) -> Region:
-    """``"X,Y,W,H"`` → ``(X, Y, W, H)`` (whole numbers of pixels, spaces allowed).
-
-    Raises:
-        ValueError: not four comma-separated integers (one-line message).
-    """
-    m = _REGION.match(text) if isinstance(text, str) else None
-    if m is None:
-        raise ValueError(f"region {text!r} is not X,Y,W,H (four whole numbers of pixels)")
-    return tuple(int(g) for g in m.groups())  # type: ignore[return-value]
 
 
 def regions_to_mask(regions: Iterable[Sequence[int]], height: int, width: int) -> np.ndarray:

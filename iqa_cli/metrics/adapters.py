@@ -26,14 +26,14 @@ def ssim_and_map(job) -> tuple[Tensor, Tensor | None]:
     if "ssim_and_map" not in job.cache and job.ignore is not None:
         from .masked import masked_ssim
 
-        ds = job.options.get("downsample", "none")
+        ds = job.settings.downsample
         value, used, smap = masked_ssim(job.x, job.y, job.data_range, job.ignore, downsample=ds, return_map=True)
         job.cache["ssim_and_map"], job.cache["windows"] = (value, smap), (used, smap[0, 0].numel())
     if "ssim_and_map" not in job.cache:
         from .ssim import ssim
 
         need_map = job.keep_map or bool(job.wanted & {"ssim_min", "ssim_below"})
-        ds = job.options.get("downsample", "none")
+        ds = job.settings.downsample
         if need_map:
             job.cache["ssim_and_map"] = ssim(job.x, job.y, job.data_range, downsample=ds, return_map=True)
         else:  # no map kept: less memory on large images
@@ -50,13 +50,13 @@ def score_ms_ssim(job) -> dict[str, Tensor]:
         value, first_scale, _ = masked_ms_ssim_and_ssim(job.x, job.y, job.data_range, job.ignore, warn=False)
     else:
         value, first_scale = ms_ssim_and_ssim(job.x, job.y, job.data_range, warn=False)
-    if job.options.get("downsample", "none") == "none":  # MS-SSIM's first scale is this SSIM, bit for bit
+    if job.settings.downsample == "none":  # MS-SSIM's first scale is this SSIM, bit for bit
         job.cache["ssim"] = first_scale
     return {"ms_ssim": value}
 
 
 def score_ssim(job) -> dict[str, Tensor]:
-    if "ssim" not in job.cache and "ms_ssim" in job.wanted and job.options.get("downsample", "none") == "none" \
+    if "ssim" not in job.cache and "ms_ssim" in job.wanted and job.settings.downsample == "none" \
             and min(job.x.shape[-2:]) >= min_side() and job.ignore is None \
             and not (job.keep_map or job.wanted & {"ssim_min", "ssim_below"}):
         job.cache["ms_ssim_value"] = score_ms_ssim(job)["ms_ssim"]  # one pass gives both
@@ -90,7 +90,7 @@ def score_psnr(job) -> dict[str, Tensor]:
 
 def score_tv(job) -> dict[str, Tensor]:
     """TV of both images scaled to [0, 1] (``tv_reference``, ``tv_distorted``)."""
-    red = job.options.get("tv_reduction", "mean")
+    red = job.settings.tv_reduction
     if job.ignore is not None:
         from .masked import masked_tv
 
@@ -104,10 +104,10 @@ def score_tv(job) -> dict[str, Tensor]:
 # --------------------------------------------------------------------------- mix
 
 def score_mix(job) -> dict[str, Tensor]:
-    o = job.options
+    st = job.settings
     if job.ignore is not None:  # a training loss over whole images: no masked definition
         raise ValueError("not defined with an ignore mask")
-    return {"mix": mix_loss(job.x, job.y, job.data_range, o.get("mix_alpha", 0.84), o.get("mix_variant", "zhao"))}
+    return {"mix": mix_loss(job.x, job.y, job.data_range, st.mix_alpha, st.mix_variant)}
 
 
 # --------------------------------------------------------------------------- local
@@ -122,9 +122,9 @@ def changed(job) -> Tensor:
         elif job.ignore is not None:
             from .masked import masked_diff_mask
 
-            job.cache["diff_mask"] = masked_diff_mask(x0, job.y0, job.ignore, job.options.get("pixel_tol", 0.0))
+            job.cache["diff_mask"] = masked_diff_mask(x0, job.y0, job.ignore, job.settings.pixel_tol)
         else:
-            job.cache["diff_mask"] = diff_mask(x0, job.y0, job.options.get("pixel_tol", 0.0))
+            job.cache["diff_mask"] = diff_mask(x0, job.y0, job.settings.pixel_tol)
     return job.cache["diff_mask"]
 
 
@@ -147,8 +147,8 @@ def score_ssim_min(job) -> dict[str, Tensor]:
     if job.ignore is not None:
         from .masked import masked_ssim_min
 
-        return {"ssim_min": masked_ssim_min(smap, None, job.options.get("block", 16))}
-    return {"ssim_min": ssim_min(smap, job.options.get("block", 16))}
+        return {"ssim_min": masked_ssim_min(smap, None, job.settings.block)}
+    return {"ssim_min": ssim_min(smap, job.settings.block)}
 
 
 def score_ssim_below(job) -> dict[str, Tensor]:
@@ -156,5 +156,5 @@ def score_ssim_below(job) -> dict[str, Tensor]:
     if job.ignore is not None:
         from .masked import masked_ssim_below
 
-        return {"ssim_below": masked_ssim_below(smap, None, job.options.get("below", 0.9))}
-    return {"ssim_below": ssim_below(smap, job.options.get("below", 0.9))}
+        return {"ssim_below": masked_ssim_below(smap, None, job.settings.below)}
+    return {"ssim_below": ssim_below(smap, job.settings.below)}

@@ -9,6 +9,8 @@ from typing import Any
 
 import torch
 
+from ..settings import Settings
+
 
 @dataclass
 class ScoreJob:
@@ -18,7 +20,7 @@ class ScoreJob:
     y0: torch.Tensor
     data_range: float
     wanted: frozenset[str]  # metric names asked for
-    options: dict[str, Any]  # downsample, block, below, pixel_tol, mix_variant, mix_alpha, tv_reduction
+    settings: Settings  # the metrics read their options here (downsample, block, mix_alpha, ...)
     identical: bool = False  # byte-identical files (N = 1)
     keep_map: bool = False  # the SSIM map is kept for a report
     ignore: torch.Tensor | None = None  # (H, W) bool: pixels that take no part in any number

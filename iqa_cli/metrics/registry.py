@@ -11,7 +11,8 @@ This module imports nothing heavy (no torch) so that ``iqa metrics`` and
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass
 
 HIGHER = "higher"  # higher is better (similarity)
 LOWER = "lower"  # lower is better (error / distance)
@@ -45,13 +46,19 @@ class MetricInfo:
     min_size: int = 1  # smallest side (px) the metric is defined for
     identical: float | None = None  # the value for byte-identical files (None: computed)
     scorer: str = ""  # "module:function" in iqa_cli.metrics scoring this metric
-    #: (output key, setting) pairs of the settings that change its numbers,
-    #: recorded in every output; a dotted key nests ("mix.alpha")
-    options: tuple[tuple[str, str], ...] = field(default=())
 
     @property
     def column_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns)
+
+    def described(self) -> str:
+        """The definition with each ``{setting}`` spelled as the running front end writes it."""
+        from ..spelling import spell
+
+        return _SETTING.sub(lambda m: spell(m.group(1)), self.definition)
+
+
+_SETTING = re.compile(r"\{(\w+)\}")
 
 
 METRICS: dict[str, MetricInfo] = {
@@ -62,7 +69,7 @@ METRICS: dict[str, MetricInfo] = {
             "Wang et al. 2004 SSIM, ssim_index.m conventions: 11x11 Gaussian window "
             "(sigma 1.5), 'valid' region, K=(0.01, 0.03), C=(K*L)^2 with L the data range, "
             "population moments, mean of the map; colour = mean over channels. "
-            "--downsample matlab gives Wang's ssim.m (automatic downsampling).",
+            "{downsample} matlab gives Wang's ssim.m (automatic downsampling).",
             bounds=(-1.0, 1.0), min_size=11, identical=1.0, scorer="adapters:score_ssim",
         ),
         MetricInfo(
@@ -88,43 +95,42 @@ METRICS: dict[str, MetricInfo] = {
         MetricInfo(
             "tv", (Column("tv_reference", "TV", "ref", "4f"), Column("tv_distorted", "TV", "dist", "4f")), NEUTRAL, "[0, 2]", "",
             "Anisotropic L1 total variation of each image scaled to [0, 1], divided by the "
-            "number of neighbour differences (mean absolute gradient); --tv-reduction sum "
+            "number of neighbour differences (mean absolute gradient); {tv_reduction} sum "
             "gives tf.image.total_variation.",
-            min_size=2, scorer="adapters:score_tv", options=(("tv_reduction", "tv_reduction"),),
+            min_size=2, scorer="adapters:score_tv",
         ),
         MetricInfo(
             "mix", (Column("mix", "mix"),), LOWER, "[0, 2]", "",
             "Mixed loss of Zhao et al. 2017 (alpha 0.84): alpha*(1 - MS-SSIM over Gaussians "
             "sigma=0.5..8) + (1-alpha)*G_8-weighted L1 on data scaled to [0, 1]; "
-            "--mix-variant ssim-l1 gives the common single-scale SSIM+L1 form. "
+            "{mix_variant} ssim-l1 gives the common single-scale SSIM+L1 form. "
             "A training loss: not in the default set (-m mix or -m all).",
             default=False, bounds=(0.0, 2.0), min_size=11, identical=0.0, scorer="adapters:score_mix",
-            options=(("mix.variant", "mix_variant"), ("mix.alpha", "mix_alpha")),
         ),
         MetricInfo(
             "ssim_min", (Column("ssim_min", "SSIM", "min"),), HIGHER, "[-1, 1]", "",
-            "Worst local SSIM: the SSIM map averaged over 16x16 blocks, minimum block. "
+            "Worst local SSIM: the SSIM map averaged over square blocks (side {block}), minimum block. "
             "Finds a small local change that the mean SSIM hides.",
             default=False, in_all=False, bounds=(-1.0, 1.0), min_size=11, identical=1.0,
-            scorer="adapters:score_ssim_min", options=(("block", "block"),),
+            scorer="adapters:score_ssim_min",
         ),
         MetricInfo(
             "ssim_below", (Column("ssim_below", "SSIM", "<below"),), LOWER, "[0, 1]", "fraction",
-            "Fraction of the SSIM map below --below (default 0.9).",
+            "Fraction of the SSIM map below the level {below}.",
             default=False, in_all=False, bounds=(0.0, 1.0), gate_units=("%",), min_size=11,
-            scorer="adapters:score_ssim_below", options=(("below", "below"),),
+            scorer="adapters:score_ssim_below",
         ),
         MetricInfo(
             "diff_pixels", (Column("diff_pixels", "diff", "px", "count"),), LOWER, "[0, H*W]", "pixels",
-            "Pixels whose largest channel difference exceeds --pixel-tol (image units).",
+            "Pixels whose largest channel difference exceeds {pixel_tol} (image units).",
             default=False, in_all=False, bounds=(0.0, math.inf), gate_units=("px",), identical=0.0,
-            scorer="adapters:score_diff_pixels", options=(("pixel_tol", "pixel_tol"),),
+            scorer="adapters:score_diff_pixels",
         ),
         MetricInfo(
             "diff_ratio", (Column("diff_ratio", "diff", "ratio"),), LOWER, "[0, 1]", "fraction",
             "diff_pixels divided by the number of pixels.",
             default=False, in_all=False, bounds=(0.0, 1.0), gate_units=("%",), identical=0.0,
-            scorer="adapters:score_diff_ratio", options=(("pixel_tol", "pixel_tol"),),
+            scorer="adapters:score_diff_ratio",
         ),
     )
 }

@@ -51,9 +51,13 @@ class IqaImage:
         options by their Settings names (``color="y"``, ``pixel_tol=2``, ...).
         """
         __tracebackhide__ = True
+        from ..spelling import spelled_by
+        from .resolve import plugin_spelling
+
         problem = failure = None
         try:
-            failure = self._check(image, name, fail_if, settings)
+            with spelled_by(plugin_spelling):
+                failure = self._check(image, name, fail_if, settings)
         except IqaError as e:
             problem = str(e)
         if problem is not None:

@@ -1,6 +1,6 @@
 """The contract CSV: one row per pair, missing and error pairs included.
 
-The header is part of iqa's output contract (schema ``iqa/1``, see the README)::
+The header is part of iqa's output contract (schema ``iqa/2``, docs/output.md)::
 
     reference,distorted,status,width,height,channels,ssim,ms_ssim,mse,psnr,tv_reference,tv_distorted,mix,protocol,crop_border,error
 

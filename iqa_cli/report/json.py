@@ -1,4 +1,4 @@
-"""Strict ``iqa/1`` JSON and JSONL.
+"""Strict JSON and JSONL (the ``iqa/2`` contract, docs/output.md).
 
 Strict means what RFC 8259 allows: no ``NaN``/``Infinity`` literals. Non-finite
 numbers are the strings ``"inf"``, ``"-inf"`` and ``"nan"`` (see
@@ -8,18 +8,18 @@ escapes), so any file name, even one that is not valid UTF-8, survives.
 
 JSONL (``--format jsonl``): a settings line, then one line per pair, flushed
 as soon as the pair is scored, then one summary line. Every line is a
-complete object that carries ``"schema": "iqa/1"`` and ``"type"``
+complete object that carries ``"schema": "iqa/2"`` and ``"type"``
 (``"settings"``, ``"pair"`` or ``"summary"``), so a line can be routed and
 validated on its own (``grep``, ``tail -n 1``, a truncated file from an
 interrupted run, whose first line still says how it was scored). The first
 line is::
 
-    {"schema": "iqa/1", "type": "settings", "iqa_version": "...", "settings": {...}}
+    {"schema": "iqa/2", "type": "settings", "iqa_version": "...", "settings": {...}}
 
 a pair line is the pair object of the JSON document plus ``schema`` and
 ``type``; the summary line (absent when the run was interrupted) is::
 
-    {"schema": "iqa/1", "type": "summary", "iqa_version": "...",
+    {"schema": "iqa/2", "type": "summary", "iqa_version": "...",
      "settings": {...}, "summary": {...}}
 """
 

@@ -1,4 +1,4 @@
-"""Reading iqa's own ``iqa/1`` JSONL streams and JSON documents back into rows.
+"""Reading iqa's own JSONL streams and JSON documents back into rows.
 
 A stream is an optional first settings line
 (``{"schema": "iqa/1", "type": "settings", "settings": {...}}``), pair
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import IqaError
-from ..results import SCHEMA, PairResult
+from ..results import READABLE_SCHEMAS, PairResult
 from ..status import PairStatus
 
 
@@ -92,8 +92,8 @@ def read_jsonl(path: str) -> Report:
             continue
         try:
             obj = _loads(raw.decode("utf-8"))
-            if not isinstance(obj, dict) or obj.get("schema") != SCHEMA:
-                raise ValueError("not an iqa/1 line")
+            if not isinstance(obj, dict) or obj.get("schema") not in READABLE_SCHEMAS:
+                raise ValueError("not an iqa/1 or iqa/2 line")
             kind = obj.get("type")
             if kind == "pair":
                 row = row_from_json(obj)
@@ -103,7 +103,7 @@ def read_jsonl(path: str) -> Report:
             if last or (n == len(lines) - 1 and not lines[-1]):
                 rep.torn = True  # the last line: a run killed mid-write
                 break
-            raise IqaError(f"line {n}: not an iqa/1 JSONL line ({e})", path) from None
+            raise IqaError(f"line {n}: not an iqa JSONL line ({e})", path) from None
         if last:  # a complete object but no newline: the write was cut after it
             rep.torn = True
             break
@@ -125,7 +125,7 @@ def read_jsonl(path: str) -> Report:
 
 
 def read_json(path: str) -> Report:
-    """Read an ``iqa/1`` JSON document (``--format json``)."""
+    """Read a JSON document (``--format json``), iqa/1 or iqa/2."""
     try:
         with open(path, encoding="utf-8") as f:
             doc = _loads(f.read())
@@ -133,8 +133,8 @@ def read_json(path: str) -> Report:
         raise IqaError(f"cannot read: {e.strerror or e}", path) from None
     except (ValueError, UnicodeDecodeError) as e:
         raise IqaError(f"not a JSON document ({e})", path) from None
-    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA or not isinstance(doc.get("pairs"), list):
-        raise IqaError("not an iqa/1 JSON document", path)
+    if not isinstance(doc, dict) or doc.get("schema") not in READABLE_SCHEMAS or not isinstance(doc.get("pairs"), list):
+        raise IqaError("not an iqa JSON document (schema iqa/1 or iqa/2)", path)
     try:
         rows = [row_from_json(p) for p in doc["pairs"]]
     except (ValueError, KeyError, TypeError) as e:

@@ -245,11 +245,12 @@ def group_warnings(results: Sequence[PairResult]) -> tuple[list[list[str]], list
     return per_row, groups
 
 
-def _warning_summary(groups: list[tuple[list[int], str]], total: int, labels: list[str], uni: bool) -> list[Text]:
+def _warning_summary(groups: list[tuple[list[int], str]], total: int, labels: list[str], uni: bool,
+                     noun: str = "pairs") -> list[Text]:
     lines = []
     for rows, text in groups:
         n = len(rows)
-        who = f"{n} pairs" if n == total else f"{n} of {total} pairs"
+        who = f"{n} {noun}" if n == total else f"{n} of {total} {noun}"
         if n <= 3:
             who += " (" + ", ".join(shorten_middle(labels[i], 40, uni) for i in rows) + ")"
         t = Text("⚠ " if uni else "! ", style="yellow")
@@ -465,6 +466,14 @@ def _render_summary(
             [([name], [row[j] for row in cells], "right") for j, name in enumerate(("count",) + _STATS)],
             title="summary", name_header="metric",
         )
+        inf = "∞" if uni else "inf"
+        for c in shown:
+            k = stats[c].get("infinite")
+            if k:
+                n = stats[c]["n"]
+                what = "identical pair" if k == 1 else "identical pairs"
+                tail = "left out of the mean and std" if k < n else f"mean {inf}"
+                console.print(f"{header(c, settings, lines=1)}: {k} of {n} {what} ({inf}), {tail}", style="dim")
     console.print(_counts(summary))
 
 
@@ -496,16 +505,24 @@ def _render_worst(
 
 
 def protocol_table(console: Console, rows: Sequence[tuple[str, PairResult]], settings: Settings) -> None:
-    """``compare --protocol all``: one row per (distorted file, protocol)."""
+    """``compare --protocol all``: one row per (distorted file, protocol), each
+    with its notes (why a value is ``—``, what the protocol did), a note given
+    for several rows once below."""
     uni = _unicode(console)
     columns = settings.columns
     results = [r for _, r in rows]
     cells = [_metric_cells(r, columns, uni) for r in results]
     labels = [os.path.basename(r.distorted or r.reference or "?") for r in results]
-    details = [([Text(f"error: {r.error}", style="red")] if r.status != PairStatus.OK and r.error else [], [])
-               for r in results]
+    per_row, groups = group_warnings(results)
+    mark = "⚠ " if uni else "! "
+    details = [([Text(f"error: {r.error}", style="red")] if r.status != PairStatus.OK and r.error else [],
+                [Text(mark + w, style="dim") for w in notes])
+               for r, notes in zip(results, per_row)]
     print_grid(console, uni, labels, _metric_grid(columns, settings, cells),
                lead=[("protocol", [Text(name) for name, _ in rows], "left")], details=details,
                title="iqa compare --protocol all")
+    for t in _warning_summary(groups, len(results), [rows[i][0] for i in range(len(rows))], uni,
+                              noun="protocols"):
+        _print_line(console, t)
     console.print(Text("each protocol's own conventions (iqa protocols); MSE on each protocol's scale",
                        style="dim"))
