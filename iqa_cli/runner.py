@@ -172,10 +172,11 @@ def _open_row(loaded: Loaded) -> PairResult:
     error, else with its geometry and decode warnings, ready for metrics."""
     pair = loaded.pair
     if pair.problem:
-        path = pair.reference if pair.reference is not None else pair.distorted
+        paths = [str(p) for p in (pair.reference, pair.distorted) if p is not None]
+        named = any(pair.problem.startswith(p + ": ") for p in paths)
         return PairResult(str(pair.reference) if pair.reference else None,
                           str(pair.distorted) if pair.distorted else None, PairStatus.ERROR,
-                          error=f"{path}: {pair.problem}")
+                          error=pair.problem if named else f"{paths[0]}: {pair.problem}")
     if pair.reference is None or pair.distorted is None:
         row = _missing(pair)
         if loaded.images is not None:
@@ -206,7 +207,7 @@ def _close_row(row: PairResult, loaded: Loaded, settings: Settings, scored: Scor
     missing = [m for m in settings.metrics if m in required and m in scored.failed]
     if missing:
         row.status = PairStatus.ERROR
-        row.error = "; ".join(f"{m} not computed: {scored.failed[m]}" for m in missing)
+        row.error = f"{loaded.pair.distorted}: " + "; ".join(f"{m} not computed: {scored.failed[m]}" for m in missing)
         scored.notes = [n for n in scored.notes if not any(n.startswith(f"{m}: ") for m in missing)]
     row.warnings.extend(scored.notes)
     row.maps = scored.maps

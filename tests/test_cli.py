@@ -158,17 +158,21 @@ def test_json_numbers_equal_library(png, kind, color, downsample, size, metrics)
 def test_strict_json_and_identical_images(png):
     ref = smooth_image(40, 50, 3, seed=1)
     a, b = png("a.png", ref), png("b.png", ref)
-    doc = iqa_json("compare", a, b, "-m", "all", code=2)  # ms_ssim asked for, 40x50 px: an error row
+    doc = iqa_json("compare", a, b, "-m", "ssim,ms_ssim,mix", code=2)  # ms_ssim named, 40x50 px: an error row
     m = doc["pairs"][0]["metrics"]
     assert doc["pairs"][0]["status"] == "error" and "ms_ssim not computed" in doc["pairs"][0]["error"]
     assert m["ms_ssim"] is None and m["mix"] == 0.0  # the other values are kept
+    doc = iqa_json("compare", a, b, "-m", "all")  # `all`: what is defined here, the rest null with a warning
+    assert doc["pairs"][0]["status"] == "ok" and doc["pairs"][0]["metrics"]["ms_ssim"] is None
+    assert any(w.startswith("ms_ssim: needs at least 176x176 px") for w in doc["pairs"][0]["warnings"])
     doc = iqa_json("compare", a, b)
     check_schema(doc)
     m = doc["pairs"][0]["metrics"]
     assert m["psnr"] == "inf"
     assert m["ssim"] == 1.0 and m["mse"] == 0.0
     assert m["ms_ssim"] is None  # not asked for by name: a warning only
-    assert doc["summary"]["metrics"]["psnr"]["mean"] == "inf"
+    assert doc["summary"]["metrics"]["psnr"]["mean"] == "inf"  # every pair identical
+    assert doc["summary"]["metrics"]["psnr"]["infinite"] == 1
     assert doc["summary"]["ok"] == 1
 
 

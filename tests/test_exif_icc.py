@@ -53,7 +53,7 @@ def test_transpose_matches_pillow(tmp_path, orientation, ext):
     else:
         assert stored.orientation == orientation
         expected_note = (f"EXIF orientation {orientation} ({_WORDS[orientation]}) ignored: pixels compared "
-                         "as stored; --exif-transpose applies it")
+                         "as stored; exif_transpose applies it")
         assert [w for w in stored.warnings if "EXIF" in w] == [expected_note]
 
 
@@ -97,7 +97,7 @@ def test_swapped_size_gets_the_hint(tmp_path):
     rot = load_image(_save(tmp_path / "rot.jpg", np.rot90(a, 1).copy(), 6, quality=95))
     with pytest.raises(SizeMismatchError) as e:
         prepare_pair(ref, rot)
-    assert e.value.reason == "size mismatch: 56x40 vs 40x56 (EXIF orientation 6: try --exif-transpose)"
+    assert e.value.reason == "size mismatch: 56x40 vs 40x56 (EXIF orientation 6: try exif_transpose)"
     plain = load_image(_save(tmp_path / "plain.png", np.rot90(a, 1).copy()))
     with pytest.raises(SizeMismatchError) as e:  # swapped, but no tag: no hint
         prepare_pair(ref, plain)

@@ -439,7 +439,7 @@ def test_tiff_float_in_unit_range_warns(tmp_path):
     assert im.pixels.dtype == np.float32
     np.testing.assert_array_equal(im.pixels, a)
     assert im.data_range == 1.0
-    assert im.warnings == ["float image without --data-range: assuming 1.0"]
+    assert im.warnings == ["float image without data_range: assuming 1.0"]
     im = load_image(p, data_range=1.0)
     assert im.warnings == [] and im.data_range == 1.0
 
@@ -449,7 +449,7 @@ def test_tiff_float_outside_unit_range(tmp_path):
     a[0, 0] = 299.5
     p = tmp_path / "f.tif"
     tifffile.imwrite(p, a)
-    with pytest.raises(ImageLoadError, match=r"outside \[0, 1\]: pass --data-range"):
+    with pytest.raises(ImageLoadError, match=r"outside \[0, 1\]: pass data_range"):
         load_image(p)
     im = load_image(p, data_range=300)
     assert im.data_range == 300.0 and im.warnings == []
@@ -462,7 +462,7 @@ def test_tiff_float64_negative_values_error(tmp_path):
     a = rand((4, 4)).astype(np.float64) - 0.5
     p = tmp_path / "neg.tif"
     tifffile.imwrite(p, a)
-    with pytest.raises(ImageLoadError, match="pass --data-range"):
+    with pytest.raises(ImageLoadError, match="pass data_range"):
         load_image(p)
     im = load_image(p, data_range=1.0)
     assert im.pixels.dtype == np.float64
@@ -494,7 +494,7 @@ def test_tiff_signed_needs_data_range(tmp_path):
     a = RNG.integers(-100, 100, (4, 4), dtype=np.int16)
     p = tmp_path / "s.tif"
     tifffile.imwrite(p, a)
-    with pytest.raises(ImageLoadError, match="unsupported sample type int16: pass --data-range"):
+    with pytest.raises(ImageLoadError, match="unsupported sample type int16: pass data_range"):
         load_image(p)
     im = load_image(p, data_range=200)
     assert im.pixels.dtype == np.float64
@@ -1019,11 +1019,11 @@ def test_bit_depth_payload_vs_16bit():
 def test_float_vs_8bit_uses_larger_range():
     f = np.array([[[0.0], [0.5], [1.0]]], np.float32)
     u = np.array([[[0], [128], [255]]], np.uint8)
-    ref = loaded(f, 1.0, warnings=["float image without --data-range: assuming 1.0"])
+    ref = loaded(f, 1.0, warnings=["float image without data_range: assuming 1.0"])
     pair = prepare_pair(ref, loaded(u, 255))
     assert pair.data_range == 255.0
     np.testing.assert_array_equal(pair.reference[0, 0], [0.0, 127.5, 255.0])
-    assert pair.warnings[0] == "reference: float image without --data-range: assuming 1.0"
+    assert pair.warnings[0] == "reference: float image without data_range: assuming 1.0"
     assert "reference is float" in pair.warnings[1]
 
 

@@ -186,7 +186,7 @@ def test_ambiguous_stem_one_side_only(tmp_path):
 
 def test_unknown_match_mode(tmp_path):
     r, d = trees(tmp_path, [], [])
-    with pytest.raises(UsageError, match="--match"):
+    with pytest.raises(UsageError, match="match must be one of"):
         pair_folders(r, d, match="name")
 
 
@@ -243,7 +243,7 @@ def test_single_string_pattern_is_one_pattern(tmp_path):
 
 def test_empty_pattern_is_usage_error(tmp_path):
     r, d = trees(tmp_path, [], [])
-    with pytest.raises(UsageError, match="--exclude"):
+    with pytest.raises(UsageError, match="exclude: empty pattern"):
         pair_folders(r, d, exclude=["/"])
 
 
@@ -303,13 +303,22 @@ def test_mutual_symlink_loop_below_root(tmp_path):
 
 
 @needs_symlinks
-def test_broken_symlink_warns(tmp_path):
-    r, d = trees(tmp_path, ["a.png"], ["a.png"])
-    os.symlink(tmp_path / "gone.png", r / "b.png")
+def test_broken_symlink_and_fifo_are_error_pairs(tmp_path):
+    """An image name that exists but cannot be read is a pair with a problem
+    (an error row), never a file that is not there (which --update --prune
+    would take for a deleted output)."""
+    r, d = trees(tmp_path, ["a.png", "b.png", "f.png"], ["a.png"])
+    os.symlink(tmp_path / "gone.png", d / "b.png")
+    os.mkfifo(d / "f.png")
     os.symlink(tmp_path / "gone.txt", r / "c.txt")  # not an image: silent
     pairs, warnings = pair_folders(r, d)
-    assert [p.key for p in pairs] == ["a.png"]
-    assert warnings == [f"{r / 'b.png'}: broken symbolic link; skipped"]
+    assert warnings == []
+    by_key = {p.key: p for p in pairs}
+    assert sorted(by_key) == ["a.png", "b.png", "f.png"]
+    assert by_key["a.png"].problem is None
+    assert by_key["b.png"].problem == f"{d / 'b.png'}: broken symbolic link"
+    assert by_key["f.png"].problem == f"{d / 'f.png'}: not a regular file (a FIFO)"
+    assert by_key["b.png"].distorted == d / "b.png" and by_key["b.png"].reference == r / "b.png"
 
 
 def test_unreadable_subdirectory_warns(tmp_path, monkeypatch):

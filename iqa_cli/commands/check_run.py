@@ -15,7 +15,7 @@ from ..gate.config import Config, find_config
 from ..gate.gates import parse_gates
 from ..gate.profile import CHECK
 from ..gate.rows import ERROR_S, CheckRow, Override, Rules, in_ci, verdict_line
-from ..gate.update import apply_update, plan_update
+from ..gate.update import UpdateFailed, apply_plan, plan_update
 from ..pairing import Pair, compile_patterns, pair_folders
 from ..results import PairResult, summarize
 from ..status import ExitCode
@@ -150,23 +150,26 @@ def run_check(ctx: click.Context, kw: dict[str, Any]) -> int:
           keep_maps=True, required=tuple(dict.fromkeys(gate_metrics)), masks=masks)
     rows = sink.rows
 
-    # --- update -----------------------------------------------------------
+    # --- update -------------------------------------------------------------
     changes: list[str] = []
-    refused: UsageError | None = None
+    refused: IqaError | None = None
+    planned: list[str] = []
     if kw["update"]:
         unread = [os.path.join(root, rel) if rel else root for root, rel in getattr(notes, "unread", [])]
         try:
             plan = plan_update(rows, kw["baseline"], ref_root, dist_root, prune=kw["prune"], unread=unread)
-        except UsageError as e:  # the reports still show what the check found; nothing was changed
+            planned = plan.describe()
+            changes = apply_plan(plan)
+        except (UsageError, UpdateFailed) as e:  # the reports still show what the check found; nothing was changed
             refused = e
-        else:
-            changes = apply_update(plan, kw["baseline"])
 
     regressions = [r for r in rows if r.regression and not r.action]
     errors = [r for r in rows if r.status == ERROR_S]
     code = ExitCode.ERROR if errors or refused else ExitCode.REGRESSION if regressions else ExitCode.OK
     verdict = verdict_line(rows, changes, updated=bool(kw["update"]) and refused is None)
-    if refused is not None:
+    if isinstance(refused, UpdateFailed):
+        verdict = f"UPDATE FAILED (nothing changed); {verdict}"
+    elif refused is not None:
         verdict = f"UPDATE REFUSED (nothing changed); {verdict}"
 
     # --- reports ----------------------------------------------------------
@@ -177,7 +180,8 @@ def run_check(ctx: click.Context, kw: dict[str, Any]) -> int:
                                 "fail_if": [g.canonical() for g in o.gates] if o.gates is not None else None,
                                 **({"ignore": [list(r) for r in o.ignore]} if o.ignore else {}),
                                 **({"mask": o.mask} if o.mask else {})} for o in overrides],
-                 "pairs": [r.to_json() for r in rows], "changes": changes}
+                 "pairs": [r.to_json() for r in rows], "changes": changes,
+                 **({"not_applied": planned} if refused is not None and planned else {})}
     if kw["json_path"]:
         from ..atomic import atomic_write
         from ..report.json import to_json_text
@@ -206,6 +210,10 @@ def run_check(ctx: click.Context, kw: dict[str, Any]) -> int:
         render_table(make_console(), rows, settings)
         for c in changes:
             click.echo(c)
+        if isinstance(refused, UpdateFailed) and planned:
+            click.echo("the update would have made these changes (none was made):")
+            for c in planned:
+                click.echo(f"  {c}")
     if kw["github"]:
         from ..report.github import write_github
 

@@ -72,6 +72,7 @@ def setting_option(decl: Any, *, default: Any = _UNSET, help: str | None = None,
             return value
         if value is None or (decl.multiple and value == ()):
             return default
+        ctx.meta[f"iqa.raw.{decl.name}"] = value  # as typed: `-m all` asks for less than `-m ssim,mix`
         try:
             return decl.parse_input(list(value) if decl.multiple else value)
         except ValueError as e:
@@ -141,9 +142,12 @@ def metrics_named(ctx: click.Context) -> bool:
 
 
 def asked_metrics(ctx: click.Context, settings: Settings) -> tuple[str, ...]:
-    """The metrics the user named: each must be computed, or its pair is an
-    error; the default set only warns when one cannot be."""
-    return settings.metrics if metrics_named(ctx) else ()
+    """The metrics the user named one by one: each must be computed, or its
+    pair is an error; the default set and ``all`` only warn when one cannot be."""
+    from ..metrics.registry import named_individually
+
+    raw = ctx.meta.get("iqa.raw.metrics")
+    return named_individually(raw) if raw is not None and metrics_named(ctx) else ()
 
 
 def explicit(ctx: click.Context) -> set[str]:

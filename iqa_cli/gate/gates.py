@@ -25,6 +25,7 @@ from typing import Any, Iterable
 from ..errors import UsageError
 from ..formatting import clean, json_number, metric_value, short
 from ..metrics.registry import HIGHER, LOWER, METRICS, resolve_metric_names
+from ..spelling import spell
 from .profile import CONTEXT_METRICS, DEFAULT_GATES  # noqa: F401  (re-exported)
 
 
@@ -59,7 +60,7 @@ class Gate:
 
 def parse_gate(text: str, source: str = "command line") -> Gate:
     """Parse ``"ssim<0.99"``; raises :class:`UsageError` (one line naming the expression)."""
-    where = f'--fail-if "{text}"' if source == "command line" else f'{source}: fail_if "{text}"'
+    where = f'{spell("fail_if")} "{text}"' if source == "command line" else f'{source}: fail_if "{text}"'
     m = _GATE_RE.match(str(text))
     if not m:
         raise UsageError(f"{where}: {_USAGE}")

@@ -12,6 +12,7 @@ from typing import Any
 from ..formatting import json_number, metric_value, short
 from ..pairing import Pattern, covered
 from ..results import PairResult
+from ..spelling import spell
 from ..status import CheckStatus, PairStatus
 from .gates import Gate, GateResult, evaluate, rel_margin
 
@@ -38,7 +39,7 @@ class CheckRow:
     metrics: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     images: dict[str, bytes] = field(default_factory=dict)  # html thumbnails (PNG)
-    action: str | None = None  # what --update did
+    action: str | None = None  # what an update did (replaced, added, removed)
 
     @property
     def failed_gates(self) -> list[GateResult]:
@@ -128,11 +129,11 @@ class Rules:
         if r.status == PairStatus.MISSING_REFERENCE:
             row.status = NEW
             row.regression = self.ci and not self.allow_new
-            row.reason = ("no baseline (CI=true: a regression; --allow-new or --update)"
-                          if row.regression else "no baseline yet (add it with --update)")
+            row.reason = (f"no baseline (CI=true: a regression; {spell('allow_new')} or {spell('update')})"
+                          if row.regression else f"no baseline yet (add it with {spell('update')})")
         elif r.status == PairStatus.MISSING_DISTORTED:
             row.status, row.regression = MISSING, True
-            row.reason = "no output for this baseline (--update --prune removes the baseline)"
+            row.reason = f"no output for this baseline ({spell('update')} {spell('prune')} removes the baseline)"
         elif r.status == PairStatus.SIZE_MISMATCH:
             row.status, row.regression, row.reason = FAIL, True, r.error or "size mismatch"
         elif r.identical:  # identical files always pass, whatever could be computed for them

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..errors import SizeMismatchError
 from ..setting_values import parse_alpha
+from ..spelling import spell
 from .image import LoadedImage
 
 
@@ -139,10 +140,14 @@ def prepare_pair(
         hint = ""
         tagged = [o for o in (ref.orientation, dist.orientation) if o not in (None, 1)]
         if (ref.width, ref.height) == (dist.height, dist.width) and tagged:
-            hint = f" (EXIF orientation {tagged[0]}: try --exif-transpose)"
+            hint = f" (EXIF orientation {tagged[0]}: try {spell('exif_transpose')})"
         raise SizeMismatchError(f"size mismatch: {ref.shape_str} vs {dist.shape_str}{hint}")
 
     notes = [f"reference: {w}" for w in ref.warnings] + [f"distorted: {w}" for w in dist.warnings]
+    if ref.orientation != dist.orientation:  # same stored pixels can display rotated: say so even when they pass
+        shown = [f"{role} {o if o else 1}" for role, o in (("reference", ref.orientation), ("distorted", dist.orientation))]
+        notes.append(f"EXIF orientations differ ({', '.join(shown)}): the two files display differently; "
+                     f"pixels compared as stored ({spell('exif_transpose')} compares them as displayed)")
     if ref.icc_profile != dist.icc_profile:  # one without, or other bytes; the same profile says nothing
         notes.append("ICC profiles differ: colours compared as stored, not colour-managed")
     rng = float(max(ref.data_range, dist.data_range))

@@ -60,6 +60,7 @@ import stat
 import numpy as np
 
 from ..errors import ImageLoadError
+from ..spelling import spell
 from .image import (
     DEFAULT_MAX_PIXELS,
     ORIENTATIONS,
@@ -171,7 +172,7 @@ def load_image(
         arr, orientation = apply_orientation(arr, orientation), None
     else:
         notes.append(f"EXIF orientation {orientation} ({ORIENTATIONS[orientation]}) ignored: pixels compared "
-                     "as stored; --exif-transpose applies it")
+                     f"as stored; {spell('exif_transpose')} applies it")
     return LoadedImage(
         path=spath,
         pixels=arr,
@@ -204,14 +205,14 @@ def _resolve_range(arr, bit_depth, data_range, notes, fail):
             if bit_depth is not None:
                 raise fail(
                     f"bit depth {bit_depth} applies to integer images; this one has "
-                    f"{dt.name} samples: pass --data-range"
+                    f"{dt.name} samples: pass {spell('data_range')}"
                 )
             if lo < 0.0 or hi > 1.0:
                 raise fail(
                     f"float image with values in [{lo:.6g}, {hi:.6g}], outside [0, 1]: "
-                    "pass --data-range"
+                    f"pass {spell('data_range')}"
                 )
-            notes.append("float image without --data-range: assuming 1.0")
+            notes.append(f"float image without {spell('data_range')}: assuming 1.0")
             return arr, 1.0
     elif dt in (np.uint8, np.uint16):
         hi = int(arr.max()) if arr.size else 0
@@ -230,7 +231,7 @@ def _resolve_range(arr, bit_depth, data_range, notes, fail):
             return arr, float(limit)
     else:
         if data_range is None:
-            raise fail(f"unsupported sample type {dt.name}: pass --data-range")
+            raise fail(f"unsupported sample type {dt.name}: pass {spell('data_range')}")
         arr = arr.astype(np.float64)
         lo = float(arr.min()) if arr.size else 0.0
         hi = float(arr.max()) if arr.size else 0.0

@@ -180,6 +180,16 @@ def resolve_metric_names(spec: str | list[str] | tuple[str, ...]) -> tuple[str, 
     return tuple(out)
 
 
+def named_individually(spec: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """The metrics ``spec`` names one by one, not through ``all``: each must be
+    computed (a pair where one cannot be is an error), while those ``all``
+    brings in are computed where they are defined, as the default set is."""
+    items = [spec] if isinstance(spec, str) else list(spec)
+    parts = [s.strip() for part in items for s in str(part).split(",")]
+    return resolve_metric_names([p for p in parts if p and p.lower() != "all"]) \
+        if any(p and p.lower() != "all" for p in parts) else ()
+
+
 def columns_for(metrics: tuple[str, ...] | list[str]) -> list[str]:
     """Output columns for the given metric names, in registry order."""
     wanted = set(metrics)

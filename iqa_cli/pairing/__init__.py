@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from ..errors import UsageError
+from ..spelling import spell
 from .patterns import Pattern, compile_patterns, covered
 from .walk import IMAGE_EXTENSIONS, _check_dir, _walk
 
@@ -131,11 +132,11 @@ def pair_folders(
     decides (exit code 3: nothing compared).
     """
     if match not in MATCH_MODES:
-        raise UsageError(f"--match must be one of {', '.join(MATCH_MODES)}, not {match!r}")
+        raise UsageError(f"{spell('match')} must be one of {', '.join(MATCH_MODES)}, not {match!r}")
     ref = _check_dir(ref_dir, "reference folder")
     dist = _check_dir(dist_dir, "distorted folder")
-    includes = compile_patterns(include, "--include")
-    excludes = compile_patterns(exclude, "--exclude")
+    includes = compile_patterns(include, spell("include"))
+    excludes = compile_patterns(exclude, spell("exclude"))
 
     warnings = Notes()
     ref_real, dist_real = os.path.realpath(ref), os.path.realpath(dist)
@@ -146,8 +147,11 @@ def pair_folders(
         warnings.append(f"{inner} is inside {outer}: its files are also walked as part of {outer}")
 
     sides = []
+    problems: list[dict[str, str]] = []
     for root in (ref, dist):
-        rels = _walk(root, excludes, warnings)
+        unreadable: dict[str, str] = {}
+        rels = _walk(root, excludes, warnings, unreadable)
+        problems.append(unreadable)
         rels = [r for r in rels if (not includes or covered(includes, r)) and not covered(excludes, r)]
         sides.append(_group(rels, match))
     ref_groups, dist_groups = sides
@@ -158,11 +162,15 @@ def pair_folders(
         refs = ref_groups.get(key, [])
         dists = dist_groups.get(key, [])
         if len(refs) <= 1 and len(dists) <= 1:
+            bad = [f"{root / rel}: {side[rel]}" for rels, root, side in ((refs, ref_root, problems[0]),
+                                                                         (dists, dist_root, problems[1]))
+                   for rel in rels if rel in side]
             pairs.append(
                 Pair(
                     key,
                     ref_root / refs[0] if refs else None,
                     dist_root / dists[0] if dists else None,
+                    "; ".join(bad) or None,
                 )
             )
             continue

@@ -36,10 +36,14 @@ def _walk(
     root: str,
     excludes: list[Pattern],
     warnings: list[str],
+    unreadable: dict[str, str] | None = None,
 ) -> list[str]:
     """Relative POSIX paths of the image files under ``root``.
 
     Exclude patterns prune folders early; includes are applied by the caller.
+    An entry with an image name that exists but cannot be an image (a broken
+    symbolic link, a FIFO, a socket, a device) is listed too, with its reason
+    in ``unreadable``: it is an error row, never a file that is not there.
     """
     root_path = Path(root)
     try:
@@ -113,16 +117,29 @@ def _walk(
                 if os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS:
                     found.append(rel)
             elif os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS:
-                try:
-                    broken = entry.is_symlink() and not os.path.exists(entry.path)
-                except OSError:  # pragma: no cover
-                    broken = False
-                if broken:
-                    warnings.append(f"{_show(root_path, rel)}: broken symbolic link; skipped")
+                found.append(rel)
+                if unreadable is not None:
+                    unreadable[rel] = _not_a_file(entry.path)
         # reverse so that popping visits folders in name order (stable warnings)
         subdirs.sort(key=lambda s: s[1], reverse=True)
         stack.extend(subdirs)
     return found
+
+
+def _not_a_file(path: str) -> str:
+    """Why an entry that is neither a file nor a folder cannot be read."""
+    import stat
+
+    try:
+        if os.path.islink(path) and not os.path.exists(path):
+            return "broken symbolic link"
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        return f"cannot stat ({exc.strerror or exc})"
+    kinds = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+             (stat.S_ISBLK, "a block device"))
+    what = next((text for test, text in kinds if test(mode)), "not a regular file")
+    return f"not a regular file ({what})" if what != "not a regular file" else what
 
 
 def _show(root: Path, rel: str) -> str:

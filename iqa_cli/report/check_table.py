@@ -12,7 +12,7 @@ from rich.text import Text
 
 from ..formatting import metric_value
 from ..gate.rows import ERROR_S, FAIL, MISSING, NEW, PASS, CheckRow
-from .table import _unicode, print_grid
+from .table import _print_line, _unicode, _warning_summary, group_warnings, print_grid
 
 
 def _note_reason(r: CheckRow) -> str:
@@ -25,11 +25,18 @@ def _note_reason(r: CheckRow) -> str:
 
 
 def render_table(console, rows: list[CheckRow], settings, max_passing: int = 40) -> None:
+    """The rows, failing first; each row's warnings under it, a warning given
+    for several rows once below the table (as ``batch`` does), so that a
+    passing pair never hides one (an EXIF rotation, the frames of an animation)."""
+    uni = _unicode(console)
     ordered = sorted(rows, key=lambda r: (r.status == PASS, r.severity))
+    per_row, groups = group_warnings(ordered)
     passing = [r for r in ordered if r.status == PASS]
     hide = len(passing) > max_passing
     style = {PASS: "green", FAIL: "bold red", MISSING: "bold red", NEW: "yellow", ERROR_S: "bold magenta"}
     shown_rows = [r for r in ordered if not (hide and r.status == PASS)]
+    warned = {id(r): w for r, w in zip(ordered, per_row)}
+    mark = "⚠ " if uni else "! "
     statuses, gates, values, margins, details = [], [], [], [], []
     for r in shown_rows:
         statuses.append(Text(r.status, style=style[r.status] if (r.status != NEW or r.regression) else "cyan"))
@@ -41,13 +48,18 @@ def render_table(console, rows: list[CheckRow], settings, max_passing: int = 40)
         lines = [Text(note, style="red" if r.status == ERROR_S else "")] if note else []
         if r.action:
             lines.append(Text(f"baseline {r.action}", style="cyan"))
-        details.append((lines, []))
+        details.append((lines, [Text(mark + w, style="dim") for w in warned[id(r)]]))
     print_grid(
-        console, _unicode(console), [r.key for r in shown_rows],
+        console, uni, [r.key for r in shown_rows],
         [(["gate"], gates, "left"), (["value"], values, "right"), (["margin"], margins, "right")],
         lead=[("status", statuses, "left")],
         details=details,
         title="iqa check",
     )
+    for t in _warning_summary(groups, len(ordered), [r.key for r in ordered], uni):
+        _print_line(console, t)
     if hide:
+        for r in passing:  # a hidden row's own warnings are still said
+            for w in warned[id(r)]:
+                _print_line(console, Text(f"{mark}{r.key}: {w}", style="yellow"))
         console.print(f"{len(passing)} passing pairs not listed (use --json or --html for all)")

@@ -2,7 +2,7 @@
 
 - one workflow command per failing pair on stdout
   (``::error file=PATH,title=iqa check::MESSAGE``; ``::warning`` for a new
-  output that passes and for unreadable files), escaped as the runner expects;
+  output that passes and for each warning of any pair), escaped as the runner expects;
 - a Markdown summary appended to ``$GITHUB_STEP_SUMMARY`` when it is set.
 """
 
@@ -33,8 +33,12 @@ def annotations(rows: list[Any]) -> list[str]:
         elif r.status == "NEW" and not r.action:
             level, msg = "warning", f"{r.key}: {r.reason}"
         else:
-            continue
-        out.append(f"::{level} file={_esc_prop(path)},title={_esc_prop('iqa check ' + r.status)}::{_esc_data(msg)}")
+            level = None
+        if level is not None:
+            out.append(f"::{level} file={_esc_prop(path)},title={_esc_prop('iqa check ' + r.status)}::{_esc_data(msg)}")
+        for w in r.warnings:  # a passing pair's warnings too: a rotated or animated output passes, not silently
+            out.append(f"::warning file={_esc_prop(path)},title={_esc_prop('iqa check warning')}::"
+                       f"{_esc_data(r.key + ': ' + w)}")
     return out
 
 
@@ -61,6 +65,9 @@ def markdown(rows: list[Any], verdict: str) -> str:
                 lines.append(f"| {r.status} | `{_md(r.key)}` | | | | | {_md(note)} |")
     n_pass = sum(1 for r in rows if r.status == "PASS" and not r.action)
     lines += ["", f"{n_pass} of {len(rows)} pairs passed.", ""]
+    warned = [(r, w) for r in rows for w in r.warnings]
+    if warned:
+        lines += ["**warnings**", ""] + [f"- `{_md(r.key)}`: {_md(w)}" for r, w in warned] + [""]
     return "\n".join(lines)
 
 

@@ -3,6 +3,8 @@
 A failing pair gets a ``<failure>`` whose message names each failing gate
 with value, threshold and margin; a pair that could not be read gets an
 ``<error>``; a new output outside CI passes with a ``<system-out>`` note.
+Every pair's warnings (``warning: ...`` lines) are in its text, passing
+pairs' in ``<system-out>``.
 Built with :mod:`xml.etree.ElementTree`, written atomically.
 """
 
@@ -35,6 +37,7 @@ def build_junit(rows: list[Any], *, verdict: str, settings: Any = None) -> ET.El
             lines.append(f"baseline: {r.baseline}")
         if r.output:
             lines.append(f"output: {r.output}")
+        lines += [f"warning: {w}" for w in r.warnings]
         detail = "\n".join(lines)
         if r.status == "ERROR":
             el = ET.SubElement(case, "error", message=r.reason or "error", type="error")
