@@ -82,8 +82,15 @@ def atomic_write(
             f = open(target, mode, **open_kw)
         except OSError as exc:
             raise IqaError(f"cannot write: {reason(exc)}", name) from None
-        with f:
-            yield f
+        try:
+            with f:
+                yield f
+        except BrokenPipeError:  # the reader went away: the command ends quietly
+            raise
+        except OSError as exc:
+            if exc.filename is not None:  # another file's error (an input): not this one's to name
+                raise
+            raise IqaError(f"cannot write: {reason(exc)}", name) from None  # a full disk: name the file
         return
     if not os.path.isdir(directory):
         raise IqaError("cannot write: directory does not exist", name)
@@ -107,6 +114,11 @@ def atomic_write(
 
     try:
         yield f
+    except OSError as exc:
+        _discard(f, tmp)
+        if exc.filename is not None:  # another file's error (an input): not this one's to name
+            raise
+        raise IqaError(f"cannot write: {reason(exc)}", name) from None  # a full disk: name the file
     except BaseException:
         _discard(f, tmp)
         raise

@@ -191,18 +191,43 @@ def test_clash(iqa_image):
     iqa_image.check(picture(), name="2")
     iqa_image.check(picture())
     iqa_image.check(picture())
+
+def test_twice(iqa_image):
+    iqa_image.check(picture(), name="same")
+    iqa_image.check(changed(), name="same")
 ''')
     r = run(pytester, "--iqa-update=missing")
-    r.assert_outcomes(skipped=4, failed=1)
+    r.assert_outcomes(skipped=5, failed=1)
     names = sorted(p.name for p in (pytester.path / "baselines" / "test_p").iterdir())
     h = safe_name("test_many[a b]")[len("test_many-a_b"):]
     assert h.startswith("-") and len(h) == 9
     assert names == sorted([
-        f"test_many-a_b{h}-first.png", f"test_many-a_b{h}.png", f"test_many-a_b{h}-2.png",
-        "test_many-a_b-first.png", "test_many-a_b.png", "test_many-a_b-2.png",
-        "test_many-x-first.png", "test_many-x.png", "test_many-x-2.png",
-        "TestGroup.test_one.png", "test_clash-2.png", "test_clash.png"])
-    r.stdout.fnmatch_lines(["*two checks of this test would share the baseline test_p/test_clash-2.png*"])
+        f"test_many-a_b{h}~first.png", f"test_many-a_b{h}.png", f"test_many-a_b{h}@2.png",
+        "test_many-a_b~first.png", "test_many-a_b.png", "test_many-a_b@2.png",
+        "test_many-x~first.png", "test_many-x.png", "test_many-x@2.png",
+        "TestGroup.test_one.png", "test_clash~2.png", "test_clash.png", "test_clash@2.png",
+        "test_twice~same.png"])
+    r.stdout.fnmatch_lines(["*two checks of this test would share the baseline test_p/test_twice~same.png*"])
+
+
+def test_parameter_ids_never_share_a_baseline(pytester):
+    """Ids 16 and 16-2 with two unnamed checks each: iqa 0.1 gave the second
+    check of [16] and the first of [16-2] one file, so each run compared one
+    test with the other's image. Four checks, four baselines, and a second run
+    passes every one."""
+    pytester.makepyfile(test_icon=HELPERS + '''
+import pytest
+
+@pytest.mark.parametrize("size", ["16", "16-2"])
+def test_icon(iqa_image, size):
+    a = picture() if size == "16" else changed()
+    iqa_image.check(a)
+    iqa_image.check(a[::-1].copy())
+''')
+    run(pytester, "--iqa-update=missing").assert_outcomes(skipped=2)
+    names = sorted(p.name for p in (pytester.path / "baselines" / "test_icon").iterdir())
+    assert names == ["test_icon-16-2.png", "test_icon-16-2@2.png", "test_icon-16.png", "test_icon-16@2.png"]
+    run(pytester).assert_outcomes(passed=2)
 
 
 def test_inputs_arrays_pil_bytes_paths(pytester):
@@ -244,11 +269,11 @@ def test_bad_value(iqa_image):
         "*iqa_image.check: color='rainbow': 'rainbow' is not one of rgb, y, gray*",
     ])
     d = pytester.path / "baselines" / "test_i"
-    u16 = load_image(d / "test_kinds-u16.png").pixels  # Pillow reads 16-bit RGB as 8-bit: iqa's own reader
+    u16 = load_image(d / "test_kinds~u16.png").pixels  # Pillow reads 16-bit RGB as 8-bit: iqa's own reader
     assert u16.dtype == np.uint16 and np.array_equal(u16, _picture().astype(np.uint16) * 257)
     paletted = np.asarray(Image.fromarray(_picture()).convert("P").convert("RGB"))
-    assert np.array_equal(np.asarray(Image.open(d / "test_kinds-pil.png")), paletted)
-    assert (d / "test_kinds-path.png").read_bytes() == (d / "test_kinds-bytes.png").read_bytes()
+    assert np.array_equal(np.asarray(Image.open(d / "test_kinds~pil.png")), paletted)
+    assert (d / "test_kinds~path.png").read_bytes() == (d / "test_kinds~bytes.png").read_bytes()
     run(pytester, "-k", "kinds").assert_outcomes(passed=1)
 
 

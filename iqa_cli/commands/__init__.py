@@ -22,7 +22,7 @@ from ..status import ExitCode  # noqa: E402
 from .batch import batch  # noqa: E402
 from .check import check  # noqa: E402
 from .compare import compare  # noqa: E402
-from .guard import err  # noqa: E402
+from .guard import PIPE_CLOSED, err, quiet_stdout  # noqa: E402
 from .list_metrics import metrics_cmd  # noqa: E402
 from .list_protocols import protocols_cmd  # noqa: E402
 from .merge import merge  # noqa: E402
@@ -74,6 +74,9 @@ def entry(argv: list[str] | None = None) -> None:
     defer_gc()
     try:
         rv = main.main(args=argv, prog_name="iqa", standalone_mode=False)
+    except BrokenPipeError:  # outside a command body (help text): as in `guarded`
+        quiet_stdout()
+        sys.exit(PIPE_CLOSED)
     except click.exceptions.UsageError as e:
         where = e.ctx.command_path if e.ctx is not None else "iqa"
         err(f"{e.format_message()} (see `{where} --help`)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 
 import click
 
@@ -45,7 +46,7 @@ def batch(ref_dir: str, dist_dir: str, match, include, exclude, worst, shard, re
     from ..engines import open_engine
     from ..engines.dask import EngineUnavailable
     from ..engines.settings import run_settings
-    from ..engines.shards import in_pair_order, parse_shard, remaining
+    from ..engines.shards import in_pair_order, parse_shard
     from ..errors import UsageError
     from ..pairing import pair_folders
     from .resume import Resume, Tee, wants_resume
@@ -73,10 +74,14 @@ def batch(ref_dir: str, dist_dir: str, match, include, exclude, worst, shard, re
             err(f"nothing to compare: shard {part} of {total} pairs is empty")
             return ExitCode.NOTHING
     engine = open_engine(scheduler, scheduler_file, chunk=chunk)
-    settings = run_settings(settings, engine=engine.name, shard=str(part) if part else None)
+    settings = run_settings(settings, engine=engine.name, shard=str(part) if part else None, cwd=os.getcwd())
     with ExitStack() as stack:
         log = Resume(output, settings, quiet=quiet) if resume and Resume.existing(output) else None
-        todo = remaining(pairs, log.prior) if log else pairs
+        if log is not None:
+            stack.callback(log.release)
+        todo = log.todo(pairs) if log else pairs
+        if log is not None and not quiet:
+            click.echo(f"iqa: resuming {output}: {len(log.prior)} rows kept, {len(todo)} pairs to score", err=True)
         if todo:
             try:
                 stack.enter_context(engine)
@@ -88,7 +93,8 @@ def batch(ref_dir: str, dist_dir: str, match, include, exclude, worst, shard, re
         sink = Tee(out, stack.enter_context(log)) if log else out
         new = score(todo, settings, sink, workers=workers, progress=not (quiet or no_progress), engine=engine,
                     required=asked_metrics(click.get_current_context(), settings))
-        results = in_pair_order((log.prior if log else []) + new, pairs)
+        results = in_pair_order((log.prior if log else []) + new, pairs,
+                                {id(r): log.base for r in log.prior} if log else None)
         summary = summarize(results, settings.columns)
         out.finish(results, summary, worst=worst)
         if log:

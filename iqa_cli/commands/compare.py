@@ -72,9 +72,7 @@ def _all_protocols(reference, distorted, fmt, output, csv_path, json_path, worke
         else:
             click.echo(text)
     if not (fmt == "json" or json_path == "-"):
-        from rich.console import Console
+        from ..report.table import make_console, protocol_table
 
-        from ..report.table import protocol_table
-
-        protocol_table(Console(), rows, settings)
+        protocol_table(make_console(), rows, settings)
     return exit_code(r.status for _, r in rows)

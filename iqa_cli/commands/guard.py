@@ -4,6 +4,7 @@ and its exit code, never a traceback (``--debug`` shows one)."""
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
@@ -14,6 +15,21 @@ from ..status import ExitCode, PairStatus
 
 if TYPE_CHECKING:
     from ..results import PairResult
+
+
+#: exit status after the reader closed stdout: what a shell reports for a process killed by SIGPIPE (cat's)
+PIPE_CLOSED = 128 + 13
+
+
+def quiet_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's last flush does not
+    raise (and print) the broken pipe again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 def err(message: str) -> None:
@@ -57,6 +73,9 @@ def guarded(fn: Callable[..., int]) -> Callable[..., None]:
                 raise
             err("out of memory (try --max-pixels, fewer --workers, or a smaller batch)")
             code = ExitCode.ERROR
+        except BrokenPipeError:  # `iqa batch ... | head -1`: the reader has what it wanted
+            quiet_stdout()
+            code = PIPE_CLOSED  # exit quietly, with the status of a process the pipe's signal ended, as cat does
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except OSError as e:  # disk full, I/O error, ... while reading or writing

@@ -21,7 +21,7 @@ def metrics_cmd(fmt: str) -> None:
             for m in METRICS.values()
         ], indent=2))
         return
-    from rich.console import Console
+    from ..report.table import make_console
     from rich.table import Table
 
     table = Table(title="iqa metrics", show_lines=True)
@@ -32,4 +32,4 @@ def metrics_cmd(fmt: str) -> None:
         name = m.name + ("" if m.default else "\n(on request)")
         rng = m.range + (f" {m.unit}" if m.unit else "")
         table.add_row(name, better, rng, m.described())
-    Console().print(table)
+    make_console().print(table)

@@ -30,10 +30,10 @@ def protocols_cmd(fmt: str) -> None:
             out.append(d)
         click.echo(json.dumps(out, indent=2))
         return
-    from rich.console import Console
+    from ..report.table import make_console
     from rich.table import Table
 
-    console = Console()
+    console = make_console()
     for p in PROTOCOLS.values():
         table = Table(title=f"{p.name}", title_justify="left", show_header=False, box=None, pad_edge=False)
         table.add_column("field", style="bold", no_wrap=True)

@@ -46,12 +46,13 @@ def check_settings(report: Report, settings: Settings, *, quiet: bool = False) -
                          "another file)", report.path)
 
 
-def _cut(report: Report) -> None:
-    """Leave only the settings and pair lines (a torn line and summaries dropped)."""
+def _cut(report: Report) -> bool:
+    """Leave only the settings and pair lines (a torn line and summaries
+    dropped); True when the file was replaced rather than truncated."""
     if not report.summary_inside:
         with open(report.path, "r+b") as f:
             f.truncate(report.end_of_rows)
-        return
+        return False
     from ..atomic import atomic_write
 
     with open(report.path, "rb") as f:
@@ -60,6 +61,7 @@ def _cut(report: Report) -> None:
         for raw in lines:
             if raw.strip() and json.loads(raw).get("type") != "summary":
                 out.write(raw + b"\n")
+    return True
 
 
 class Resume:
@@ -68,23 +70,64 @@ class Resume:
     writes the summary."""
 
     def __init__(self, path: str, settings: Settings, *, quiet: bool = False):
+        from ..report.lock import HeldFile
+
         self.path = path
         self.settings = settings
-        self.report = read_jsonl(path)
-        check_settings(self.report, settings, quiet=quiet)
+        self.quiet = quiet
+        # one writer per file, as for every output: a run still writing it refuses this one
+        self._held: HeldFile | None = HeldFile(path)
+        try:
+            self._held.lock()
+        except IqaError:
+            self._held = None
+            raise
+        try:
+            self.report = read_jsonl(path)
+            check_settings(self.report, settings, quiet=quiet)
+        except BaseException:
+            self.release()
+            raise
+        self.base = (self.report.settings or {}).get("cwd") or os.getcwd()
         if self.report.torn and not quiet:
             warn(f"{path}: the last line was cut short (an interrupted write): it is dropped and its pair scored again")
         self.prior: list[PairResult] = self.report.rows
         self._stream: IO[str] | None = None
         self._writer: JsonlWriter | None = None
 
+    def todo(self, pairs: list) -> list:
+        """The pairs this run still scores; refuses a file whose rows belong to
+        none of them (other folders), warns about rows that are no pair of
+        this run (files removed since)."""
+        from ..engines.shards import file_id, remaining
+
+        ids = {file_id(p) for p in pairs}
+        strays = [r for r in self.prior if file_id(r, self.base) not in ids]
+        if self.prior and len(strays) == len(self.prior):
+            raise UsageError(f"its {len(self.prior)} rows are pairs of other folders, none of this run's (resume "
+                             "with the folders of the interrupted run, or write another file)", self.path)
+        if strays and not self.quiet:
+            warn(f"{self.path}: {len(strays)} of its rows are no pair of this run (files removed since?): kept")
+        return remaining(pairs, self.prior, self.base)
+
     @staticmethod
     def existing(path: str) -> bool:
         return os.path.isfile(path) and os.path.getsize(path) > 0
 
+    def release(self) -> None:
+        if self._held is not None:
+            self._held.release()
+            self._held = None
+
     def __enter__(self) -> "Resume":
+        from ..report.lock import HeldFile
+
         try:
-            _cut(self.report)
+            if _cut(self.report):  # the file was replaced: hold the new one, then let go of the old
+                held = HeldFile(self.path)
+                held.lock()
+                self.release()
+                self._held = held
             self._stream = open(self.path, "a", encoding="utf-8")
         except OSError as e:
             raise IqaError(f"cannot write: {e.strerror or e}", self.path) from None
@@ -93,6 +136,12 @@ class Resume:
 
     def pair(self, row: PairResult) -> None:
         assert self._writer is not None
+        if os.path.realpath(self.base) != os.path.realpath(os.getcwd()):
+            # the file's relative paths start from the folder its first run worked in: write this run's absolute
+            import dataclasses
+
+            row = dataclasses.replace(row, **{k: os.path.abspath(v) for k in ("reference", "distorted")
+                                              if (v := getattr(row, k)) is not None})
         self._writer.write_pair(row)
 
     def finish(self, summary: dict[str, Any]) -> None:
@@ -102,6 +151,7 @@ class Resume:
     def __exit__(self, *exc: Any) -> None:
         if self._stream is not None:
             self._stream.close()
+        self.release()
 
 
 class Tee:

@@ -18,9 +18,10 @@ from ..errors import IqaError
 from ..metrics.registry import METRICS
 from ..settings import DECLARED, Settings, differing_setting
 
-#: keys that record how a run was spread, not what it computed: two files
-#: that differ only in them hold comparable rows
-RUN_KEYS = ("engine", "shard")
+#: keys that record how a run was spread and where it ran, not what it
+#: computed: two files that differ only in them hold comparable rows
+#: (``cwd``: the folder relative paths in the rows start from)
+RUN_KEYS = ("engine", "shard", "cwd")
 
 
 @dataclass(frozen=True)

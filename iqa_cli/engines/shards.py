@@ -9,12 +9,16 @@ renders, one of thumbnails), so contiguous slices of equal count can differ
 tenfold in work. The list is the same on every machine (pairs are sorted by
 key), so the same command gives the same shards everywhere.
 
-A pair is known across runs by its two paths as the rows record them
-(:func:`pair_id`): that is what a JSONL file can tell us.
+A pair is known across runs by the files it names (:func:`file_id`): each
+path made absolute against the working folder of the run that wrote it (a
+report records it, run key ``cwd``) and resolved, so that ``refs/a.png``,
+``./refs/a.png`` and ``/data/refs/a.png`` are one pair whichever way a run
+spelled its folders.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from typing import Iterable, Sequence, TypeVar
@@ -63,14 +67,23 @@ def pair_id(p: Pair | PairResult) -> PairId:
     return (p.reference, p.distorted)
 
 
-def remaining(pairs: Sequence[Pair], done: Iterable[PairResult]) -> list[Pair]:
-    """The pairs without a row in ``done``, in order."""
-    seen = {pair_id(r) for r in done}
-    return [p for p in pairs if pair_id(p) not in seen]
+def file_id(p: Pair | PairResult, base: str | None = None) -> PairId:
+    """The files of a pair, absolute against ``base`` (the folder the run that
+    wrote the row worked in; default: this one) and resolved."""
+    root = base or os.getcwd()
+    return tuple(None if x is None else os.path.realpath(os.path.join(root, x)) for x in pair_id(p))  # type: ignore[return-value]
 
 
-def in_pair_order(rows: Iterable[PairResult], pairs: Sequence[Pair]) -> list[PairResult]:
-    """``rows`` sorted like ``pairs``; rows of no pair in ``pairs`` go last, in their order."""
-    rank = {pair_id(p): i for i, p in enumerate(pairs)}
+def remaining(pairs: Sequence[Pair], done: Iterable[PairResult], base: str | None = None) -> list[Pair]:
+    """The pairs without a row in ``done`` (rows written in folder ``base``), in order."""
+    seen = {file_id(r, base) for r in done}
+    return [p for p in pairs if file_id(p) not in seen]
+
+
+def in_pair_order(rows: Iterable[PairResult], pairs: Sequence[Pair], bases: dict[int, str] | None = None) -> list[PairResult]:
+    """``rows`` sorted like ``pairs``; rows of no pair in ``pairs`` go last, in
+    their order. ``bases``: the folder each row (by ``id``) was written in."""
+    rank = {file_id(p): i for i, p in enumerate(pairs)}
     rows = list(rows)
-    return sorted(rows, key=lambda r: rank.get(pair_id(r), len(rank)))
+    bases = bases or {}
+    return sorted(rows, key=lambda r: rank.get(file_id(r, bases.get(id(r))), len(rank)))

@@ -69,14 +69,21 @@ class IqaImage:
 
     # ------------------------------------------------------------------
 
-    def _stem(self, name: str | None) -> str:
+    def _stem(self, name: str | None) -> tuple[str, str]:
+        """The baseline's file stem, and the stem iqa 0.1 gave it (for a hint):
+        ``test_x-ID`` for the test, ``~NAME`` for a named check, ``@N`` for
+        the N-th unnamed one. ``~`` and ``@`` never come out of
+        :func:`safe_name`, so no parameter id or name can make two checks share
+        a file (0.1 joined all three with ``-``: ids ``16`` and ``16-2``
+        collided)."""
         test = node_stem(self._item.nodeid)
         if name is None:
             self._unnamed += 1
-            return test if self._unnamed == 1 else f"{test}-{self._unnamed}"
+            n = self._unnamed
+            return (test, test) if n == 1 else (f"{test}@{n}", f"{test}-{n}")
         if not isinstance(name, str) or not name:
             raise UsageError(f"iqa_image.check: name must be a non-empty string, not {name!r}")
-        return f"{test}-{safe_name(name)}"
+        return f"{test}~{safe_name(name)}", f"{test}-{safe_name(name)}"
 
     def _check(self, image: Any, name: str | None, fail_if: Any, kwargs: dict[str, Any]) -> str | None:
         from ..atomic import atomic_write
@@ -87,7 +94,7 @@ class IqaImage:
         from .resolve import resolve
 
         st, item = self._state, self._item
-        stem = self._stem(name)
+        stem, old_stem = self._stem(name)
         root, sub = baseline_location(Path(item.path), st.rootpath, st.baseline_dir)
         data, src, ext = encode(image)
         key = f"{sub}/{stem}{ext}"
@@ -170,6 +177,10 @@ class IqaImage:
                 row.reason = "no baseline yet"
                 message = (f"iqa: no baseline {shown}\n  obtained: {arts['obtained']}\n  create it with: "
                            + again.format("--iqa-update=missing"))
+                old = root / f"{sub}/{old_stem}{ext}"
+                if old_stem != stem and old.is_file():
+                    message += (f"\n  {display(old, st.invocation_dir)} exists: iqa 0.1 named this check's baseline "
+                                "so (names could collide); if it is this check's, rename it")
         else:  # FAIL: a gate, or the size
             assert row.status == FAIL
             arts = self._artefacts(row, result, key, ext, data, obtained)

@@ -9,9 +9,10 @@ written once at the end, or not at all. Every output file is locked
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from ..errors import IqaError, UsageError
 from ..results import PairResult, Settings
@@ -43,6 +44,17 @@ def stream_note(where: str, fmt: str, count: int) -> str:
     return f"{where} holds only the settings line"
 
 
+@contextlib.contextmanager
+def _naming(where: str) -> Iterator[None]:
+    """A write that fails (a full disk) is an error naming the output."""
+    try:
+        yield
+    except BrokenPipeError:
+        raise
+    except OSError as e:
+        raise IqaError(f"cannot write: {e.strerror.lower() if e.strerror else e}", where) from None
+
+
 class Outputs:
     """Routes results to stdout (``fmt``) and to files (``output``, ``csv_path``,
     ``json_path``; ``"-"`` is stdout)."""
@@ -68,7 +80,7 @@ class Outputs:
             self.stdout_fmt = bare[0]
         self.quiet = quiet and self.stdout_fmt == "table"
         self._streams: list[tuple[str, str, Any]] = []  # (where, format, writer)
-        self._finish: list[Callable[[dict], None]] = []
+        self._finish: list[tuple[str, Callable[[dict], None]]] = []
         self._held: Any = None
 
     def __enter__(self) -> "Outputs":
@@ -106,17 +118,20 @@ class Outputs:
             self._add_csv("the CSV on stdout", CsvWriter(sys.stdout, self.settings))
 
     def _add_jsonl(self, where: str, writer: Any) -> None:
-        writer.write_settings(self.settings)
+        with _naming(where):
+            writer.write_settings(self.settings)
         self._streams.append((where, "jsonl", writer))
-        self._finish.append(lambda summary, w=writer: w.write_summary(summary, self.settings))
+        self._finish.append((where, lambda summary, w=writer: w.write_summary(summary, self.settings)))
 
     def _add_csv(self, where: str, writer: Any) -> None:
-        writer.write_header()
+        with _naming(where):
+            writer.write_header()
         self._streams.append((where, "csv", writer))
 
     def pair(self, result: PairResult) -> None:
-        for _, _, w in self._streams:
-            w.write_pair(result)
+        for where, _, w in self._streams:
+            with _naming(where):
+                w.write_pair(result)
 
     def interrupt_notes(self) -> list[str]:
         """What is true of each output after Ctrl-C: what every stream holds, what was not written."""
@@ -135,8 +150,9 @@ class Outputs:
         from ..results import document
         from .json import to_json_text
 
-        for f in self._finish:
-            f(summary)
+        for where, f in self._finish:
+            with _naming(where):
+                f(summary)
         doc = None
         for fmt, path in self.files:
             if fmt in STREAMED:

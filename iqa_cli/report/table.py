@@ -69,12 +69,21 @@ def report_width(is_terminal: bool, terminal_width: int, environ: Mapping[str, s
     return int(cols) if cols.isdigit() and int(cols) > 0 else PIPE_WIDTH
 
 
+class ReportConsole(Console):
+    """rich's console, but a reader that closed the pipe is the command's
+    business (rich would exit 1 on its own): the command exits quietly."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError
+
+
 def make_console(**kw: Any) -> Console:
     """A :class:`Console` for a report on stdout, at :func:`report_width`
     (the one rule of ``compare``, ``batch`` and ``check``)."""
-    console = Console(**kw)
+    console = ReportConsole(**kw)
     width = report_width(console.is_terminal, console.width)
-    return console if width == console.width else Console(width=width, **kw)
+    return console if width == console.width else ReportConsole(width=width, **kw)
 
 
 def _ellipsis(uni: bool) -> str:
