@@ -94,7 +94,9 @@ def mask_file(pair: Pair, where: str) -> str | None:
     return None
 
 
-def _ignore_mask(pair: Pair, spec: MaskSpec, height: int, width: int):
+def _ignore_mask(pair: Pair, spec: MaskSpec, height: int, width: int, notes: list[str]):
+    """The pair's ignore mask (None: nothing ignored); a mask folder without a
+    mask for this pair says so in ``notes``."""
     from .io.masks import combine, load_mask, regions_to_mask
 
     regions, where = spec
@@ -102,6 +104,8 @@ def _ignore_mask(pair: Pair, spec: MaskSpec, height: int, width: int):
     path = mask_file(pair, where) if where else None
     if path is not None:
         parts.append(load_mask(path, height, width))
+    elif where:
+        notes.append(f"no mask for {pair.key} in {where}: scored without a mask")
     return combine(*parts)
 
 
@@ -123,27 +127,27 @@ def load_pair(pair: Pair, settings: Settings, *, keep_images: bool = False,
         except (IqaError, MemoryError):
             return Loaded(pair)
         return Loaded(pair, images=(img, None) if pair.reference is not None else (None, img))
+    identical = _same_bytes(str(pair.reference), str(pair.distorted))
     try:
         kw = dict(bit_depth=settings.bit_depth, data_range=settings.data_range,
                   exif_transpose=settings.exif_transpose)
         if settings.max_pixels is not None:
             kw["max_pixels"] = settings.max_pixels
         ref: LoadedImage = load_image(pair.reference, **kw)
-        identical = _same_bytes(str(pair.reference), str(pair.distorted))
         dist: LoadedImage = ref if identical else load_image(pair.distorted, **kw)
         prepared = prepare_pair(ref, dist, alpha=settings.alpha)
         spec = (masks or settings_mask(settings))(pair)
         if spec[0] or spec[1]:
             try:
-                prepared.ignore = _ignore_mask(pair, spec, prepared.height, prepared.width)
+                prepared.ignore = _ignore_mask(pair, spec, prepared.height, prepared.width, prepared.warnings)
             except ValueError as e:  # a region outside the image, a mask of another size
                 return Loaded(pair, error=IqaError(str(e)))
         integer = ref.pixels.dtype.kind in "ui" and dist.pixels.dtype.kind in "ui"
         return Loaded(pair, prepared, integer, identical, images=(ref, dist) if keep_images else None)
-    except IqaError as e:
-        return Loaded(pair, error=e)
+    except IqaError as e:  # byte-identical files keep saying so: `iqa check` passes them whatever the error
+        return Loaded(pair, error=e, identical=identical)
     except MemoryError:
-        return Loaded(pair, error=IqaError("out of memory while decoding", pair.distorted))
+        return Loaded(pair, error=IqaError("out of memory while decoding", pair.distorted), identical=identical)
 
 
 def score_prepared(
@@ -187,6 +191,7 @@ def _open_row(loaded: Loaded) -> PairResult:
         mismatch = isinstance(loaded.error, SizeMismatchError)
         row.status = PairStatus.SIZE_MISMATCH if mismatch else PairStatus.ERROR
         row.error = loaded.error.reason if mismatch else str(loaded.error)
+        row.identical = loaded.identical
         return row
     p = loaded.prepared
     assert p is not None

@@ -32,7 +32,7 @@ from conftest import distort, smooth_image, write_png
 REPO = Path(__file__).parents[1]
 CSV_HEADER = (
     "reference,distorted,status,width,height,channels,ssim,ms_ssim,mse,psnr,"
-    "tv_reference,tv_distorted,mix,protocol,crop_border,error"
+    "tv_reference,tv_distorted,mix,protocol,crop_border,error,schema"
 )
 PAIR_KEYS = {"reference", "distorted", "status", "width", "height", "channels", "data_range",
              "metrics", "warnings", "error"}
@@ -352,7 +352,7 @@ def test_csv_stdout_and_file(png, tmp_path):
     rows = _csv_rows(result.stdout)
     assert len(rows) == 4
     assert [row[2] for row in rows[1:]] == ["ok", "error", "ok"]
-    assert "bad.png" in rows[2][-1]
+    assert "bad.png" in rows[2][-2] and rows[2][-1] == "iqa/2"
     assert rows[3][rows[0].index("psnr")] == "inf"
 
     out = tmp_path / "out.csv"

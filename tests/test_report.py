@@ -32,7 +32,7 @@ ERROR, MISSING_DISTORTED, MISSING_REFERENCE = PairStatus.ERROR, PairStatus.MISSI
 
 CONTRACT_HEADER = (
     "reference,distorted,status,width,height,channels,ssim,ms_ssim,mse,psnr,"
-    "tv_reference,tv_distorted,mix,protocol,crop_border,error"
+    "tv_reference,tv_distorted,mix,protocol,crop_border,error,schema"
 )
 
 
@@ -241,7 +241,7 @@ def test_csv_rows_exact_values(results):
     assert float(c["mse"]) == 0.1 + 0.2
     assert d["ms_ssim"] == ""  # null -> empty
     assert e["status"] == "error" and e["error"] == "size mismatch: 640x480 vs 641x480"
-    assert all(e[col] == "" for col in CSV_COLUMNS[3:-3])
+    assert all(e[col] == "" for col in CSV_COLUMNS[3:-4]) and e["schema"] == "iqa/2"
     assert f["status"] == "missing_reference" and f["reference"] == "" and f["distorted"] == "out/f.png"
 
 
@@ -253,7 +253,8 @@ def test_csv_unselected_metrics_are_empty_and_local_columns_appended():
     w = CsvWriter(buf, settings)
     w.write_pair(r)  # writes the header first
     rows = _read_csv(buf.getvalue())
-    assert rows[0] == [*CSV_COLUMNS[:-3], "ssim_min", "diff_pixels", "diff_ratio", "protocol", "crop_border", "error"]
+    assert rows[0] == [*CSV_COLUMNS[:-4], "ssim_min", "diff_pixels", "diff_ratio", "protocol", "crop_border", "error",
+                       "schema"]
     rec = dict(zip(rows[0], rows[1]))
     assert rec["ssim"] == "0.5" and rec["psnr"] == "" and rec["mix"] == ""
     assert rec["ssim_min"] == "-0.25" and rec["diff_pixels"] == "3" and rec["diff_ratio"] == "0.375"

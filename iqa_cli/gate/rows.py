@@ -139,6 +139,8 @@ class Rules:
         elif r.identical:  # identical files always pass, whatever could be computed for them
             if r.status == PairStatus.OK:
                 row.gates = [g for g in evaluate(self.gates_for(pair), r.metrics, r.warnings) if g.passed]
+            elif r.error:  # nothing could be read, and nothing changed: say why, and pass
+                row.warnings.append(f"not decoded ({r.error}); byte-identical files pass")
             row.reason = "byte-identical files"
             row.where = "no changed pixels"
         elif r.status == PairStatus.ERROR:

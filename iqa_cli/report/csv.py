@@ -2,13 +2,14 @@
 
 The header is part of iqa's output contract (schema ``iqa/2``, docs/output.md)::
 
-    reference,distorted,status,width,height,channels,ssim,ms_ssim,mse,psnr,tv_reference,tv_distorted,mix,protocol,crop_border,error
+    reference,distorted,status,width,height,channels,ssim,ms_ssim,mse,psnr,tv_reference,tv_distorted,mix,protocol,crop_border,error,schema
 
 whatever metrics were selected (a metric not computed is an empty cell), so a
 script can rely on the columns. When the local metrics (``ssim_min``,
 ``ssim_below``, ``diff_pixels``, ``diff_ratio``) are selected, their columns are
 inserted after ``mix``, in registry order. ``protocol`` and ``crop_border``
-say whose conventions the numbers follow.
+say whose conventions the numbers follow; ``schema`` (last, so that columns
+read by position keep their places) names the contract on every row.
 
 Cells: floats in full precision (``repr``, so ``float(cell)`` gives back the
 exact value), integers as integers, non-finite values as ``inf``/``-inf``/``nan``,
@@ -24,13 +25,13 @@ from typing import IO, Iterable
 
 from ..formatting import full as cell
 from ..metrics.registry import LOCAL_METRICS, columns_for
-from ..results import PairResult, Settings
+from ..results import SCHEMA, PairResult, Settings
 
 #: the contract header
 CSV_COLUMNS: tuple[str, ...] = (
     "reference", "distorted", "status", "width", "height", "channels",
     "ssim", "ms_ssim", "mse", "psnr", "tv_reference", "tv_distorted", "mix",
-    "protocol", "crop_border", "error",
+    "protocol", "crop_border", "error", "schema",
 )  # fmt: skip
 
 _FIXED = ("reference", "distorted", "status", "width", "height", "channels")
@@ -41,7 +42,7 @@ def csv_columns(settings: Settings) -> list[str]:
     """Header for ``settings``: the contract columns, with the selected local
     metrics after the contract's metric columns."""
     local = columns_for(tuple(m for m in settings.metrics if m in LOCAL_METRICS))
-    return [*CSV_COLUMNS[:-3], *local, *CSV_COLUMNS[-3:]]
+    return [*CSV_COLUMNS[:-4], *local, *CSV_COLUMNS[-4:]]
 
 
 class CsvWriter:
@@ -56,7 +57,7 @@ class CsvWriter:
         self.stream = stream
         self.settings = settings
         self.columns = csv_columns(settings)
-        self._metric_columns = [c for c in self.columns if c not in _FIXED + _CONVENTION and c != "error"]
+        self._metric_columns = [c for c in self.columns if c not in _FIXED + _CONVENTION + ("error", "schema")]
         self._buf = io.StringIO()
         self._writer = csv.writer(self._buf, lineterminator="\n")
         self._header_written = False
@@ -88,6 +89,7 @@ class CsvWriter:
             self.settings.protocol,
             cell(self.settings.crop_border),
             cell(result.error),
+            SCHEMA,
         ]
 
     def write_pair(self, result: PairResult) -> None:
