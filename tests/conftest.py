@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import struct
 import zlib
 from pathlib import Path
@@ -75,3 +76,9 @@ def png(tmp_path):
         return str(write_png(tmp_path / name, arr))
 
     return _write
+
+
+# Every JSON document and JSONL line iqa writes during the tests, in this process and in the
+# subprocesses they start, is validated against the shipped iqa/2 JSON Schema before it is
+# written (iqa_cli.report.contract): no test can produce an output that breaks the contract.
+os.environ.setdefault("IQA_CHECK_CONTRACT", "1")

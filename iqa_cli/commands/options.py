@@ -81,10 +81,9 @@ def setting_option(decl: Any, *, default: Any = _UNSET, help: str | None = None,
     metavar = decl.metavar or ("[" + "|".join((*decl.choices, *extra)) + "]" if decl.choices
                                else _METAVAR.get(decl.kind))
     shown = default not in (None, ()) and decl.kind not in ("metrics",)
-    return click.option(*decls, decl.name, default=None, callback=callback, metavar=metavar, help=text,
-                        multiple=decl.multiple,
-                        show_default=(", ".join(default) if isinstance(default, tuple) else str(default))
-                        if shown else False)
+    return click.option(*decls, decl.name, default=None if decl.kind == "metrics" else default,
+                        callback=callback, metavar=metavar, help=text, multiple=decl.multiple,
+                        show_default=shown)
 
 
 def metric_options(fn: Callable | None = None, *, profile: Any = None, protocol_all: bool = False) -> Callable:

@@ -12,6 +12,7 @@ from rich.text import Text
 
 from ..formatting import metric_value
 from ..gate.rows import ERROR_S, FAIL, MISSING, NEW, PASS, CheckRow
+from ..spelling import spell
 from .table import _print_line, _unicode, _warning_summary, group_warnings, print_grid
 
 
@@ -62,4 +63,4 @@ def render_table(console, rows: list[CheckRow], settings, max_passing: int = 40)
         for r in passing:  # a hidden row's own warnings are still said
             for w in warned[id(r)]:
                 _print_line(console, Text(f"{mark}{r.key}: {w}", style="yellow"))
-        console.print(f"{len(passing)} passing pairs not listed (use --json or --html for all)")
+        console.print(f"{len(passing)} passing pairs not listed (use {spell('json')} or {spell('html')} for all)")

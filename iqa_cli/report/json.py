@@ -63,7 +63,16 @@ def _dumps(obj: Any, indent: int | None) -> str:
 
 def to_json_text(doc: Mapping[str, Any]) -> str:
     """The document as strict JSON, indented by 2, without a trailing newline."""
+    _checked(doc, "report")
     return _dumps(doc, indent=2)
+
+
+def _checked(obj: Mapping[str, Any], kind: str) -> None:
+    """Under ``IQA_CHECK_CONTRACT=1`` (the tests), refuse to write what breaks the contract."""
+    from .contract import checking, validate
+
+    if checking() and "schema" in obj:  # a document of the contract (helpers dump other objects too)
+        validate(strict(obj), kind)
 
 
 def write_json(stream: IO[str], doc: Mapping[str, Any]) -> None:
@@ -104,6 +113,7 @@ class JsonlWriter:
         self.count = 0
 
     def _line(self, obj: Mapping[str, Any]) -> None:
+        _checked(obj, "jsonl")
         # one write call per line, so an interrupted run leaves whole lines
         self.stream.write(_dumps(obj, indent=None) + "\n")
         self.stream.flush()

@@ -46,6 +46,7 @@ from rich.text import Text
 from ..formatting import table_value as format_value
 from ..metrics.registry import COLUMN_INFO, COLUMNS, HIGHER, LOWER, METRICS
 from ..results import PairResult, Settings, summarize
+from ..spelling import spell
 from ..status import PairStatus
 
 _STATS = ("mean", "std", "min", "median", "max")
@@ -529,7 +530,7 @@ def protocol_table(console: Console, rows: Sequence[tuple[str, PairResult]], set
                for r, notes in zip(results, per_row)]
     print_grid(console, uni, labels, _metric_grid(columns, settings, cells),
                lead=[("protocol", [Text(name) for name, _ in rows], "left")], details=details,
-               title="iqa compare --protocol all")
+               title=f"iqa compare {spell('protocol')} all")
     for t in _warning_summary(groups, len(results), [rows[i][0] for i in range(len(rows))], uni,
                               noun="protocols"):
         _print_line(console, t)
