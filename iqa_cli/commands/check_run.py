@@ -62,7 +62,8 @@ def _pairs_for(baseline: str, output: str, match, include, exclude, *, update: b
             raise UsageError(f"{baseline} and {output}: give two files or two folders")
         pairs, notes = pair_folders(baseline, output, match=match, include=include, exclude=exclude)
         return pairs, notes, baseline, output
-    b_ok, o_ok = os.path.exists(baseline), os.path.exists(output)
+    # an entry that is there but cannot be read (a broken link) is an error row, never a missing file
+    b_ok, o_ok = os.path.lexists(baseline), os.path.lexists(output)
     if not b_ok and not o_ok:
         raise UsageError("no such file (neither the baseline nor the output exists)", output)
     key = Path(output).as_posix()

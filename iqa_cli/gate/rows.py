@@ -140,7 +140,7 @@ class Rules:
             if r.status == PairStatus.OK:
                 row.gates = [g for g in evaluate(self.gates_for(pair), r.metrics, r.warnings) if g.passed]
             elif r.error:  # nothing could be read, and nothing changed: say why, and pass
-                row.warnings.append(f"not decoded ({r.error}); byte-identical files pass")
+                row.warnings.append(f"byte-identical files pass, not decoded: {r.error}")
             row.reason = "byte-identical files"
             row.where = "no changed pixels"
         elif r.status == PairStatus.ERROR:

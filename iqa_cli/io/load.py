@@ -131,7 +131,7 @@ def load_image(
     try:
         st = os.stat(spath)
     except (FileNotFoundError, NotADirectoryError):
-        raise fail("no such file") from None
+        raise fail("broken symbolic link" if os.path.islink(spath) else "no such file") from None
     except PermissionError:
         raise fail("permission denied") from None
     except OSError as e:

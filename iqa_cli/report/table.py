@@ -481,9 +481,8 @@ def _render_summary(
             k = stats[c].get("infinite")
             if k:
                 n = stats[c]["n"]
-                what = "identical pair" if k == 1 else "identical pairs"
                 tail = "left out of the mean and std" if k < n else f"mean {inf}"
-                console.print(f"{header(c, settings, lines=1)}: {k} of {n} {what} ({inf}), {tail}", style="dim")
+                console.print(f"{COLUMN_INFO[c].header}: {k} of {n} pairs identical ({inf}), {tail}", style="dim")
     console.print(_counts(summary))
 
 
