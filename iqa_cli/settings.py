@@ -249,7 +249,7 @@ def setting(default: Any, kind: str, help: str, **kw: Any) -> Any:
 
 # --------------------------------------------------------------------------- the table
 
-_SSIM_FAMILY = ("ssim", "ms_ssim", "mix", "ssim_min", "ssim_below")
+_SSIM_MAP = ("ssim", "ssim_min", "ssim_below")  # the metrics of the SSIM map downsampling changes
 _PROTOCOL_NAMES = ", ".join(PROTOCOLS)
 
 
@@ -285,7 +285,7 @@ class Settings:
         help="Alpha handling: premultiply and compare alpha as a channel; ignore it; "
         "or composite over white, black or #rrggbb.")
     downsample: str = setting(
-        "none", "choice", choices=("none", "matlab"), affects=_SSIM_FAMILY,
+        "none", "choice", choices=("none", "matlab"), affects=_SSIM_MAP,
         help="none: Wang's ssim_index.m; matlab: ssim.m's automatic downsampling.")
     data_range: float | None = setting(
         None, "float", minimum=0.0, exclusive_minimum=True, metavar="L",

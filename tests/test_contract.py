@@ -83,3 +83,11 @@ def test_writers_refuse_to_write_a_broken_line():
     with pytest.raises(jsonschema.ValidationError):
         JsonlWriter(out)._line({"schema": "iqa/2", "type": "pair", "reference": "a.png"})
     assert out.getvalue() == ""
+
+
+def test_the_docs_list_every_setting_with_its_keys_and_flag():
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "output.md").read_text(encoding="utf-8")
+    for d in DECLARED.values():
+        assert f"| `{d.json_key}` | `{d.flag}` | `{d.config_key}` |" in doc, d.name
