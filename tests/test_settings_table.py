@@ -194,12 +194,14 @@ def test_protocol_matlab_means_ssim_m_in_every_front_end(tmp_path):
 
 
 def test_plugin_and_check_give_the_same_verdict_with_no_options(tmp_path, pytester):
-    """A ±1 re-render passes `iqa check` (tolerance 2); the plugin's default was 0 and failed it."""
-    a = smooth_image(64, 64, seed=7)
+    """A ±1 re-render of a flat UI page passes `iqa check` (tolerance 2); the plugin's
+    default was 0, and there ±1 noise on flat grey costs SSIM 0.99: it failed."""
+    a = np.full((64, 64, 3), 200, np.uint8)
+    a[10:30, 8:56] = (40, 90, 200)  # a button on a flat page
     rng = np.random.default_rng(0)
-    again = np.clip(a.astype(int) + rng.integers(-1, 2, a.shape), 0, 255).astype(np.uint8)
+    again = np.clip(a.astype(int) + rng.choice([-1, 1], a.shape), 0, 255).astype(np.uint8)  # dither: every sample ±1
     moved = a.copy()
-    moved[20:36, 20:36] = 255 - moved[20:36, 20:36]
+    moved[40:56, 20:36] = 0  # a new 16x16 block
     np.save(pytester.path / "again.npy", again)
     np.save(pytester.path / "moved.npy", moved)
     for name in ("test_again", "test_moved"):
