@@ -10,10 +10,11 @@ import threading
 from pathlib import Path
 
 import pytest
-from werkzeug.test import Client
 
-from iqa_cli.errors import UsageError
-from iqa_cli.review.server import ReviewApp, ReviewServer, check_bind, serve
+Client = pytest.importorskip("werkzeug.test", reason="werkzeug is not installed (pip install werkzeug)").Client
+
+from iqa_cli.errors import UsageError  # noqa: E402
+from iqa_cli.review.server import ReviewApp, ReviewServer, check_bind, serve  # noqa: E402
 from iqa_cli.review.session import FileSession, PairRecord
 
 import review_suite as rs
@@ -279,3 +280,40 @@ def test_serve_runs_until_the_page_finishes(small, capsys):
         t.join(timeout=30)
     assert not t.is_alive()
     assert out["left"] == ["a.png"] and out["passed"] == 1
+
+
+def test_every_page_file_ships_in_the_wheel():
+    """pyproject's package-data covers each file of static/ (a non-editable install serves them)."""
+    import fnmatch
+
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib
+    root = Path(__file__).resolve().parents[1]
+    globs = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["iqa_cli.review"]
+    static = root / "iqa_cli" / "review" / "static"
+    names = sorted(p.name for p in static.iterdir() if p.is_file())
+    assert {"index.html", "review.js", "review.css"} <= set(names)
+    for name in names:
+        assert any(fnmatch.fnmatch(f"static/{name}", g) for g in globs), name
+
+
+def test_raw_pixels_of_a_16bit_pair_over_the_api(tmp_path):
+    import numpy as np
+
+    b, o = tmp_path / "baseline", tmp_path / "output"
+    raw_b = np.full((6, 8), 40000, dtype=np.uint16)
+    raw_o = raw_b.copy()
+    raw_o[2, 5] = 65535
+    write(b / "deep.png", raw_b)
+    write(o / "deep.png", raw_o)
+    r = PairRecord("deep.png", "FAIL", str(b / "deep.png"), str(o / "deep.png"),
+                   display="16-bit: linear 0..65535 -> 0..255", arrays={"baseline": raw_b, "output": raw_o})
+    app = ReviewApp(FileSession(str(b), [r]))
+    app.bind("127.0.0.1", 8765)
+    c = Client(app)
+    pair = c.get("/api/pairs", base_url=BASE).json["pairs"][0]
+    assert pair["raw_pixels"] is True and pair["display"].startswith("16-bit")
+    assert c.get("/api/pairs/deep.png/pixel?x=5&y=2", base_url=BASE).json == \
+        {"x": 5, "y": 2, "baseline": [40000], "output": [65535]}

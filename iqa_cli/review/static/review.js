@@ -5,7 +5,7 @@
   const $ = (id) => document.getElementById(id);
   const VIEWS = ["side", "slider", "onion", "diff", "heatmap", "mask"];
   const TWO = ["slider", "onion", "diff"]; // views that need both images
-  const MAX_CACHED = 12; // pairs whose images stay decoded
+  const CACHE_PIXELS = 32e6; // decoded pixels kept for the readout (4 bytes each); the current pair always stays
 
   const state = {
     pairs: [],
@@ -112,7 +112,7 @@
       state.cache.set(p.path, entry);
       return entry;
     }
-    entry = { urls: {}, data: {}, w: p.width || 0, h: p.height || 0 };
+    entry = { urls: {}, data: {}, w: p.width || 0, h: p.height || 0, px: 0 };
     await Promise.all(p.images.map(async (kind) => {
       const res = await fetch(pairUrl(p.path, kind + ".png"));
       if (!res.ok) return;
@@ -128,14 +128,18 @@
         const ctx = c.getContext("2d", { willReadFrequently: true });
         ctx.drawImage(bmp, 0, 0);
         entry.data[kind] = ctx.getImageData(0, 0, bmp.width, bmp.height);
+        entry.px += bmp.width * bmp.height;
       }
       bmp.close();
     }));
     state.cache.set(p.path, entry);
-    while (state.cache.size > MAX_CACHED) {
+    let total = 0;
+    state.cache.forEach((e) => { total += e.px; });
+    while (state.cache.size > 1 && total > CACHE_PIXELS) {
       const [old, e] = state.cache.entries().next().value;
       Object.values(e.urls).forEach((u) => URL.revokeObjectURL(u));
       state.cache.delete(old);
+      total -= e.px;
     }
     return entry;
   }
