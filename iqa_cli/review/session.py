@@ -105,7 +105,8 @@ class PairRecord:
     asked for), per kind. ``arrays``: the decoded samples (``baseline``,
     ``output``), for raw pixel values. ``baseline_sha256``/``output_sha256``:
     the bytes the check compared (taken when the session starts if None);
-    an accept is refused when a file no longer has them.
+    an accept is refused when a file no longer has them. PASS and ERROR
+    pairs are never accepted and are not hashed.
     """
 
     path: str
@@ -152,10 +153,11 @@ class FileSession:
             r.status = CheckStatus(str(r.status))
             if r.path in self._records:
                 raise ValueError(f"two pairs named {r.path!r}")
-            if r.baseline is not None and r.baseline_sha256 is None:
-                r.baseline_sha256 = file_sha256(r.baseline)
-            if r.output is not None and r.output_sha256 is None:
-                r.output_sha256 = file_sha256(r.output)
+            if r.status not in (CheckStatus.PASS, CheckStatus.ERROR):  # only what an accept may copy or replace
+                if r.baseline is not None and r.baseline_sha256 is None:
+                    r.baseline_sha256 = file_sha256(r.baseline)
+                if r.output is not None and r.output_sha256 is None:
+                    r.output_sha256 = file_sha256(r.output)
             self._records[r.path] = r
 
     # ------------------------------------------------------------------ reading
@@ -170,7 +172,7 @@ class FileSession:
         if r.status == CheckStatus.PASS:
             raise no("it passes: nothing to accept")
         if r.status == CheckStatus.ERROR:
-            raise no("it could not be checked: fix the error first (" + (r.reason or "error") + ")")
+            raise no("it could not be checked: fix the error first")
         if self._decisions.get(r.path) == ACCEPTED:
             raise no("already accepted (undo to take it back)")
         try:
