@@ -300,3 +300,14 @@ def test_pair_objects_and_raw_pixels_of_a_16bit_pair(folders):
     assert pairs[1]["needs_decision"] is False and pairs[1]["raw_pixels"] is False
     assert display_text(np.float32, 1.0) == "float: linear 0..1 -> 0..255 (clipped)"
     assert display_text(np.uint8) == "8-bit as stored"
+
+
+def test_a_folder_where_a_new_file_would_go_is_refused_not_a_crash(folders):
+    b, o = folders
+    (b / "n.png").mkdir()
+    write(o / "n.png", render(32, seed=5))
+    s = FileSession(str(b), [PairRecord("n.png", "NEW", None, str(o / "n.png"))])
+    p = s.pairs()[0]
+    assert p["can_accept"] is False and "n.png" in p["refusal"]
+    r = s.accept(["n.png"])
+    assert not r["ok"] and r["changed"] == [] and (b / "n.png").is_dir()

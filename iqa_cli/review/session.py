@@ -42,6 +42,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol, Union, runtime_checkable
 
+from ..errors import IqaError
 from ..status import CheckStatus
 from .paths import PathRefused, clean_relative, relative_inside, resolve_inside
 from .undo import Change, Failed, Refused, UndoLog, default_log_path, file_sha256, new_id
@@ -129,6 +130,13 @@ class PairRecord:
     output_sha256: str | None = None
 
 
+def _sha_or_none(path: str) -> str | None:
+    try:
+        return file_sha256(path)
+    except IqaError:  # unreadable: an accept of it is refused
+        return None
+
+
 class FileSession:
     """A review of ``records`` against the baseline folder ``root``.
 
@@ -155,9 +163,9 @@ class FileSession:
                 raise ValueError(f"two pairs named {r.path!r}")
             if r.status not in (CheckStatus.PASS, CheckStatus.ERROR):  # only what an accept may copy or replace
                 if r.baseline is not None and r.baseline_sha256 is None:
-                    r.baseline_sha256 = file_sha256(r.baseline)
+                    r.baseline_sha256 = _sha_or_none(r.baseline)
                 if r.output is not None and r.output_sha256 is None:
-                    r.output_sha256 = file_sha256(r.output)
+                    r.output_sha256 = _sha_or_none(r.output)
             self._records[r.path] = r
 
     # ------------------------------------------------------------------ reading
@@ -199,12 +207,17 @@ class FileSession:
             rel = relative_inside(self.root, target)
             expect_old = r.baseline_sha256 if (r.baseline is not None and not changes) else \
                 (file_sha256(target) if os.path.lexists(target) and changes else None)
+            if expect_old is None and os.path.lexists(target):
+                what = "a folder" if os.path.isdir(target) else "a file"
+                raise no(f"{rel}: {what} of that name is in BASELINE (it was not there for the check)")
             action = "replaced" if expect_old is not None else "added"
             changes.insert(0, Change(r.path, self.root, rel, target, action, expect_old, r.output,
                                      r.output_sha256))
             return changes
         except PathRefused as e:
             raise no(f"refused: {e}") from None
+        except IqaError as e:  # a target that cannot be read (a folder, no permission)
+            raise no(str(e)) from None
 
     def _pair_json(self, r: PairRecord) -> dict[str, Any]:
         box = r.where_box
@@ -293,7 +306,7 @@ class FileSession:
                 lines = self.log.accept(changes, session=self.id)
             except Refused as e:
                 return self._result(refused=e.items, paths=paths)
-            except Failed as e:
+            except (Failed, IqaError) as e:  # IqaError: the log or its store could not be written; nothing changed
                 return self._result(error=str(e), paths=paths)
             for p in paths:
                 self._decisions[p] = ACCEPTED
@@ -329,7 +342,7 @@ class FileSession:
                 lines = self.log.undo_last(self.id, self.root)
             except Refused as e:
                 return self._result(refused=e.items)
-            except Failed as e:
+            except (Failed, IqaError) as e:
                 return self._result(error=str(e))
             paths = list(dict.fromkeys(ln["path"] for ln in lines))
             for p in paths:

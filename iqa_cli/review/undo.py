@@ -65,13 +65,17 @@ def sha256(data: bytes) -> str:
 
 
 def file_sha256(path: str) -> str | None:
-    """sha256 of a file's bytes; None when there is no file."""
+    """sha256 of a file's bytes; None when there is no file; :class:`IqaError`
+    when it cannot be read (a folder, no permission)."""
     try:
         with open(path, "rb") as f:
-            return hashlib.file_digest(f, "sha256").hexdigest() if hasattr(hashlib, "file_digest") \
-                else sha256(f.read())
+            if hasattr(hashlib, "file_digest"):  # Python 3.11+
+                return hashlib.file_digest(f, "sha256").hexdigest()
+            return sha256(f.read())
     except FileNotFoundError:
         return None
+    except OSError as e:
+        raise IqaError(f"cannot read: {reason(e)}", path) from None
 
 
 def _now() -> str:
@@ -216,12 +220,14 @@ class UndoLog:
         """The accepts still in effect (not rolled back, not undone), oldest
         first, each as its list of lines; only ``session``'s when given."""
         lines = self.read()
-        failed = {ln["of"] for ln in lines if ln["op"] == "rollback"}
-        undone = {ln["undoes"] for ln in lines if ln["op"] == "undo" and ln.get("id") not in failed}
+        failed = {ln.get("of") for ln in lines if ln["op"] == "rollback"}
+        undone = {ln.get("undoes") for ln in lines if ln["op"] == "undo" and ln.get("id") not in failed}
         batches: dict[str, list[dict[str, Any]]] = {}
         for ln in lines:
-            if ln["op"] != "accept" or ln["id"] in failed or ln["id"] in undone:
+            if ln["op"] != "accept" or ln.get("id") in failed or ln.get("id") in undone:
                 continue
+            if not all(k in ln for k in ("id", "path", "root", "file", "old_sha256", "new_sha256")):
+                continue  # not a line this version wrote
             if session is not None and ln.get("session") != session:
                 continue
             batches.setdefault(ln["id"], []).append(ln)
@@ -237,12 +243,15 @@ class UndoLog:
         """
         refused = []
         for c in changes:
-            now = file_sha256(c.target) if os.path.lexists(c.target) else None
-            if now != c.expect_old:
-                refused.append({"path": c.path, "reason": _drift(c.file, c.expect_old, now)})
-            elif c.source is not None and file_sha256(c.source) != c.expect_new:
-                refused.append({"path": c.path, "reason": f"the output {c.source} changed since the check; "
-                                "review it again"})
+            try:
+                now = file_sha256(c.target) if os.path.lexists(c.target) else None
+                if now != c.expect_old:
+                    refused.append({"path": c.path, "reason": _drift(c.file, c.expect_old, now)})
+                elif c.source is not None and file_sha256(c.source) != c.expect_new:
+                    refused.append({"path": c.path, "reason": f"the output {c.source} changed since the check; "
+                                    "review it again"})
+            except IqaError as e:
+                refused.append({"path": c.path, "reason": str(e)})
         if refused:
             raise Refused(refused)
         op, t = new_id(), _now()
@@ -254,7 +263,8 @@ class UndoLog:
                 if self.put_blob(_read(c.target)) != c.expect_old:
                     raise Refused([{"path": c.path, "reason": _drift(c.file, c.expect_old, "changed")}])
                 blob = self.blob_ref(c.expect_old)
-            made = [os.path.relpath(d, c.root).replace(os.sep, "/")
+            real_root = os.path.realpath(c.root)  # c.target and c.file are resolved against it
+            made = [os.path.relpath(d, real_root).replace(os.sep, "/")
                     for d in _missing_dirs(os.path.dirname(c.target))] if c.source else []
             line = {"v": VERSION, "op": "accept", "id": op, "session": session, "time": t, "path": c.path,
                     "root": c.root, "file": c.file, "action": c.action, "old_sha256": c.expect_old,
@@ -285,7 +295,11 @@ class UndoLog:
             except PathRefused as e:
                 refused.append({"path": ln.get("path"), "reason": f"{ln.get('file')}: {e}"})
                 continue
-            now = file_sha256(target) if os.path.lexists(target) else None
+            try:
+                now = file_sha256(target) if os.path.lexists(target) else None
+            except IqaError as e:
+                refused.append({"path": ln.get("path"), "reason": str(e)})
+                continue
             if now == ln["old_sha256"]:
                 continue  # already as before (a crash before this file changed)
             if now != ln["new_sha256"]:
@@ -308,7 +322,7 @@ class UndoLog:
             mode = stat.S_IMODE(os.stat(target).st_mode) if now is not None else None
             step = _Step(line, target, write_blob=restore, before=now, before_mode=mode)
             if restore is None:  # an added file goes, and the folders its accept made
-                step.made_dirs = [os.path.join(ln["root"], *d.split("/"))
+                step.made_dirs = [os.path.join(os.path.realpath(ln["root"]), *d.split("/"))
                                   for d in ln.get("made_dirs") or () if clean_relative_ok(d)]
             steps.append(step)
         if refused:
