@@ -114,11 +114,21 @@
     }
     entry = { urls: {}, data: {}, w: p.width || 0, h: p.height || 0, px: 0 };
     await Promise.all(p.images.map(async (kind) => {
-      const res = await fetch(pairUrl(p.path, kind + ".png"));
-      if (!res.ok) return;
-      const blob = await res.blob();
+      let blob;
+      try {
+        const res = await fetch(pairUrl(p.path, kind + ".png"));
+        if (!res.ok) return;
+        blob = await res.blob();
+      } catch (e) {
+        return; // the server stopped: the pane says there is no image
+      }
+      let bmp;
+      try {
+        bmp = await createImageBitmap(blob, { premultiplyAlpha: "none", colorSpaceConversion: "none" });
+      } catch (e) {
+        return; // not a picture the browser can decode: shown as missing
+      }
       entry.urls[kind] = URL.createObjectURL(blob);
-      const bmp = await createImageBitmap(blob, { premultiplyAlpha: "none", colorSpaceConversion: "none" });
       entry.w = Math.max(entry.w, bmp.width);
       entry.h = Math.max(entry.h, bmp.height);
       if (kind === "baseline" || kind === "output") {
@@ -750,7 +760,7 @@
     });
     window.addEventListener("resize", () => { if (current()) keepCentre(state.paneSize); });
     document.addEventListener("keydown", (e) => {
-      if (e.ctrlKey || e.metaKey || e.altKey) return;
+      if (e.ctrlKey || e.metaKey || e.altKey || state.finished) return;
       const t = e.target;
       if (t && (t.tagName === "TEXTAREA" || t.tagName === "SELECT" || (t.tagName === "INPUT" && t.type === "text"))) return;
       if ($("help").open) return;
