@@ -353,7 +353,8 @@
     return { pane, stage };
   }
 
-  function buildViewer(p, entry) {
+  function buildViewer(pair, entry) {
+    const p = { ...pair, images: pair.images.filter((k) => entry.urls[k]) }; // the pictures that did load
     const viewer = $("viewer");
     viewer.textContent = "";
     let view = state.view;
