@@ -24,6 +24,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("engines",),
     ("gate",),
     ("report",),
+    ("review",),
     ("commands", "pytest_plugin"),
     ("__init__", "__main__"),
 ]

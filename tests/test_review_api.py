@@ -1,0 +1,319 @@
+"""``iqa review``'s JSON API without a browser: the issue's 12-pair scenario
+over real HTTP, the guards (Host, Origin, Content-Type), traversal, errors."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+
+Client = pytest.importorskip("werkzeug.test", reason="werkzeug is not installed (pip install werkzeug)").Client
+
+from iqa_cli.errors import UsageError  # noqa: E402
+from iqa_cli.review.server import ReviewApp, ReviewServer, check_bind, serve  # noqa: E402
+from iqa_cli.review.session import FileSession, PairRecord
+
+import review_suite as rs
+from review_suite import render, tree, write
+
+
+class Http:
+    """Plain HTTP to a running server; headers as given (no browser defaults)."""
+
+    def __init__(self, server: ReviewServer):
+        self.host, self.port = "127.0.0.1", server.port
+
+    def request(self, method: str, path: str, body=None, headers=None):
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
+        data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+        hdrs = dict(headers or {})
+        if body is not None:
+            hdrs.setdefault("Content-Type", "application/json")
+        conn.request(method, path, body=data, headers=hdrs)
+        res = conn.getresponse()
+        raw = res.read()
+        conn.close()
+        ctype = res.getheader("Content-Type", "")
+        return res.status, (json.loads(raw) if "json" in ctype else raw), res
+
+    def post(self, path, body, **headers):
+        return self.request("POST", path, body, headers)
+
+    def get(self, path, **headers):
+        return self.request("GET", path, None, headers)
+
+
+@pytest.fixture
+def suite(tmp_path):
+    return rs.build(tmp_path)
+
+
+@pytest.fixture
+def small(tmp_path):
+    """A two-pair session (FAIL a.png, PASS same.png) and a test client bound as 127.0.0.1:8765."""
+    b, o = tmp_path / "baseline", tmp_path / "output"
+    for name, changed in (("a.png", True), ("same.png", False)):
+        img = render(32)
+        write(b / name, img)
+        if changed:
+            img = img.copy()
+            img[4:12, 4:12] = 0
+        write(o / name, img)
+    recs = [PairRecord("a.png", "FAIL", str(b / "a.png"), str(o / "a.png"),
+                       images={"heatmap": b"\x89PNG heat", "mask": b"\x89PNG mask"}),
+            PairRecord("same.png", "PASS", str(b / "same.png"), str(o / "same.png"))]
+    session = FileSession(str(b), recs)
+    app = ReviewApp(session)
+    app.bind("127.0.0.1", 8765)
+    return b, o, session, Client(app)
+
+
+BASE = "http://127.0.0.1:8765"
+
+
+def post(client, path, body, **kw):
+    kw.setdefault("content_type", "application/json")
+    return client.post(path, base_url=BASE, data=body if isinstance(body, (str, bytes)) else json.dumps(body), **kw)
+
+
+# --------------------------------------------------------------------------- the issue's scenario
+
+
+def test_twelve_pairs_accept_reject_undo_equals_a_scripted_cp_rm_and_check_fails_only_on_the_rejected(suite):
+    """4 FAIL, 2 NEW, 1 MISSING, 1 ERROR, 4 PASS: accept 2 FAIL, 1 NEW and the MISSING, reject the rest,
+    undo one accept; the folder is what cp/rm of those decisions leaves, and the check fails only on
+    what was not accepted."""
+    b, o = suite.baseline, suite.output
+    scripted = suite.root / "scripted"
+    shutil.copytree(b, scripted)
+    with ReviewServer(suite.session()) as server:
+        api = Http(server)
+        status, doc, _ = api.get("/api/pairs")
+        assert status == 200
+        got = [(p["path"], p["status"]) for p in doc["pairs"]]
+        assert [s for _, s in got] == ["FAIL"] * 4 + ["NEW"] * 2 + ["MISSING", "ERROR"] + ["PASS"] * 4
+        for path in ("f1.png", "new1.png", "gone.png", "f2.png"):
+            status, res, _ = api.post("/api/accept", {"pairs": [path]})
+            assert status == 200 and res["ok"], res
+        for path in ("sub/f3.png", "sub/f4.png", "fresh/new2.png", "broken.png"):
+            status, res, _ = api.post("/api/reject", {"pairs": [path]})
+            assert status == 200 and res["changed"] == [], res
+        f2_before = (scripted / "f2.png").read_bytes()
+        status, res, _ = api.post("/api/undo", {})
+        assert status == 200 and res["changed"] == [{"path": "f2.png", "file": "f2.png", "action": "restored",
+                                                     "old_sha256": res["changed"][0]["old_sha256"],
+                                                     "new_sha256": rs.hashlib.sha256(f2_before).hexdigest()}]
+        status, summary, _ = api.get("/api/summary")
+    assert summary["accepted"] == ["f1.png", "new1.png", "gone.png"]
+    assert summary["rejected"] == ["sub/f3.png", "sub/f4.png", "fresh/new2.png", "broken.png"]
+    assert summary["left"] == ["f2.png"] and summary["passed"] == 4
+    assert [c["action"] for c in summary["changes"]] == ["replaced", "added", "removed"]
+
+    shutil.copyfile(o / "f1.png", scripted / "f1.png")  # the scripted decisions
+    shutil.copyfile(o / "new1.png", scripted / "new1.png")
+    (scripted / "gone.png").unlink()
+    assert tree(b) == tree(scripted)
+
+    log = [json.loads(t) for t in (suite.root / ".iqa-review.jsonl").read_text().splitlines()]
+    assert [(ln["op"], ln["path"], ln["action"]) for ln in log] == [
+        ("accept", "f1.png", "replaced"), ("accept", "new1.png", "added"), ("accept", "gone.png", "removed"),
+        ("accept", "f2.png", "replaced"), ("undo", "f2.png", "restored")]
+
+    res = rs.check(b, o, "--json", str(suite.root / "after.json"))
+    rows = {p["key"]: p for p in json.loads((suite.root / "after.json").read_text())["check"]["pairs"]}
+    failing = sorted(k for k, p in rows.items() if p["regression"])
+    assert failing == ["f2.png", "fresh/new2.png", "sub/f3.png", "sub/f4.png"], res.output
+    assert [k for k, p in rows.items() if p["status"] == "ERROR"] == ["broken.png"]
+    assert "gone.png" not in rows and rows["f1.png"]["status"] == rows["new1.png"]["status"] == "PASS"
+
+
+# --------------------------------------------------------------------------- guards
+
+
+def test_a_foreign_origin_or_host_changes_nothing(suite):
+    b = suite.baseline
+    before = tree(b)
+    with ReviewServer(suite.session()) as server:
+        api = Http(server)
+        for headers in ({"Origin": "http://evil.example"}, {"Origin": "null"},
+                        {"Origin": f"http://127.0.0.1:{server.port + 1}"},
+                        {"Host": f"evil.example:{server.port}"},  # DNS rebinding: the page's own name
+                        {"Host": f"127.0.0.1:{server.port + 1}"},
+                        {"Sec-Fetch-Site": "cross-site"}):
+            for path, body in (("/api/accept", {"pairs": ["f1.png"]}), ("/api/undo", {})):
+                status, res, _ = api.post(path, body, **headers)
+                assert status == 403 and res["error"].startswith("refused"), (headers, res)
+        status, _, _ = api.get("/api/pairs", Host=f"rebind.example:{server.port}")
+        assert status == 403  # reading is refused too: the pictures are the user's
+        status, res, _ = api.post("/api/accept", {"pairs": ["f1.png"]}, Origin=f"http://127.0.0.1:{server.port}")
+        assert status == 200 and res["ok"]  # the served origin itself is fine
+        api.post("/api/undo", {})
+    assert tree(b) == before
+
+
+def test_post_needs_json(small):
+    b, _, _, client = small
+    before = tree(b)
+    for ctype in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"):
+        r = post(client, "/api/accept", {"pairs": ["a.png"]}, content_type=ctype)
+        assert r.status_code == 415 and r.json["status"] == 415
+    assert post(client, "/api/accept", "{not json").status_code == 400
+    assert post(client, "/api/accept", "[1, 2]").status_code == 400
+    assert post(client, "/api/accept", {"pairs": "a.png"}).status_code == 400
+    assert post(client, "/api/accept", {"pairs": []}).status_code == 400
+    assert post(client, "/api/accept", {"pairs": ["a.png"], "pad": "x" * (1 << 20)}).status_code == 413
+    assert tree(b) == before
+
+
+def test_paths_never_leave_baseline_through_the_api(small, tmp_path):
+    b, o, _, client = small
+    before_all = tree(tmp_path)
+    for path in ("../output/a.png", "/etc/passwd", "a.png/../../x", "%2e%2e/a.png"):
+        r = post(client, "/api/accept", {"pairs": [path]})
+        assert r.status_code == 409 and r.json["refused"] == [{"path": path, "reason": "no such pair in this review"}]
+    for url in ("/api/pairs/../../etc/passwd/baseline.png", "/api/pairs/%2e%2e/%2e%2e/etc/passwd/baseline.png",
+                "/api/pairs/a.png/../../../secret/baseline.png", "/static/../server.py", "/static/%2e%2e/server.py",
+                "/api/pairs/a.png/secret.png"):
+        r = client.get(url, base_url=BASE)
+        assert r.status_code == 404, url
+    assert tree(tmp_path) == before_all
+
+
+def test_binding_off_loopback_needs_allow_remote():
+    assert check_bind("127.0.0.1", False) is None and check_bind("::1", False) is None
+    with pytest.raises(UsageError, match="allow_remote"):
+        check_bind("0.0.0.0", False)
+    assert "anyone who can reach" in check_bind("0.0.0.0", True)
+
+
+def test_a_wildcard_bind_takes_ip_literals_but_not_names(small):
+    _, _, session, _ = small
+    app = ReviewApp(session)
+    app.bind("0.0.0.0", 8765)
+    c = Client(app)
+    assert c.get("/api/pairs", base_url="http://192.168.1.20:8765").status_code == 200
+    assert c.get("/api/pairs", base_url="http://attacker.example:8765").status_code == 403
+
+
+# --------------------------------------------------------------------------- routes
+
+
+def test_pairs_images_and_pixels(small):
+    b, o, session, client = small
+    r = client.get("/api/pairs", base_url=BASE)
+    assert r.status_code == 200 and r.mimetype == "application/json"
+    assert [(p["path"], p["status"], p["decision"]) for p in r.json["pairs"]] == [("a.png", "FAIL", None),
+                                                                               ("same.png", "PASS", None)]
+    r = client.get("/api/pairs/a.png/heatmap.png", base_url=BASE)
+    assert r.status_code == 200 and r.mimetype == "image/png" and r.data == b"\x89PNG heat"
+    assert client.get("/api/pairs/a.png/baseline.png", base_url=BASE).status_code == 404  # none in the record
+    r = client.get("/api/pairs/a.png/pixel?x=1&y=1", base_url=BASE)
+    assert r.status_code == 404  # no raw arrays in this record
+    assert client.get("/api/pairs/a.png/pixel?x=a", base_url=BASE).status_code == 400
+
+
+def test_decisions_return_what_changed_on_disk(small):
+    b, o, _, client = small
+    old = (b / "a.png").read_bytes()
+    r = post(client, "/api/accept", {"pairs": ["a.png"]})
+    assert r.status_code == 200 and r.json["changed"][0]["action"] == "replaced"
+    assert (b / "a.png").read_bytes() == (o / "a.png").read_bytes()
+    r = post(client, "/api/accept", {"pairs": ["a.png"]})
+    assert r.status_code == 409 and "already accepted" in r.json["refused"][0]["reason"]
+    r = post(client, "/api/reject", {"pairs": ["same.png"]})
+    assert r.status_code == 409
+    r = post(client, "/api/undo", {})
+    assert r.status_code == 200 and r.json["changed"][0]["action"] == "restored"
+    assert (b / "a.png").read_bytes() == old
+    assert post(client, "/api/undo", {}).status_code == 409
+    r = post(client, "/api/skip", {"pairs": ["a.png"]})
+    assert r.status_code == 200 and r.json["decisions"] == {"a.png": "skipped"}
+    assert client.get("/api/summary", base_url=BASE).json["skipped"] == ["a.png"]
+
+
+def test_errors_are_json_with_status_codes(small):
+    _, _, _, client = small
+    r = client.get("/api/nothing", base_url=BASE)
+    assert r.status_code == 404 and r.json["status"] == 404
+    r = client.get("/api/accept", base_url=BASE)
+    assert r.status_code == 405 and "POST" in r.headers["Allow"]
+    r = client.delete("/api/pairs", base_url=BASE)
+    assert r.status_code == 405
+
+
+def test_the_page_is_served_from_the_package_with_safe_headers(small):
+    _, _, _, client = small
+    r = client.get("/", base_url=BASE)
+    assert r.status_code == 200 and r.mimetype == "text/html"
+    html = r.get_data(as_text=True)
+    assert '<script src="/static/review.js"' in html and "http" not in html.replace("http-equiv", "")
+    assert "script-src 'self'" in r.headers["Content-Security-Policy"]
+    assert r.headers["X-Frame-Options"] == "DENY" and r.headers["X-Content-Type-Options"] == "nosniff"
+    for name, mime in (("review.js", "text/javascript"), ("review.css", "text/css")):
+        r = client.get(f"/static/{name}", base_url=BASE)
+        assert r.status_code == 200 and r.mimetype == mime
+        assert "//cdn" not in r.get_data(as_text=True) and "https://" not in r.get_data(as_text=True)
+
+
+def test_serve_runs_until_the_page_finishes(small, capsys):
+    _, _, session, _ = small
+    out: dict = {}
+    lines: list[str] = []
+    t = threading.Thread(target=lambda: out.update(serve(session, open_browser=False, echo=lines.append)))
+    t.start()
+    try:
+        for _ in range(200):
+            if lines:
+                break
+            threading.Event().wait(0.05)
+        url = lines[0].split()[2]
+        port = int(url.rstrip("/").rsplit(":", 1)[1])
+        assert url.startswith("http://127.0.0.1:")
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn.request("POST", "/api/finish", body=b"{}", headers={"Content-Type": "application/json"})
+        assert conn.getresponse().status == 200
+    finally:
+        t.join(timeout=30)
+    assert not t.is_alive()
+    assert out["left"] == ["a.png"] and out["passed"] == 1
+
+
+def test_every_page_file_ships_in_the_wheel():
+    """pyproject's package-data covers each file of static/ (a non-editable install serves them)."""
+    import fnmatch
+
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib
+    root = Path(__file__).resolve().parents[1]
+    globs = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["iqa_cli.review"]
+    static = root / "iqa_cli" / "review" / "static"
+    names = sorted(p.name for p in static.iterdir() if p.is_file())
+    assert {"index.html", "review.js", "review.css"} <= set(names)
+    for name in names:
+        assert any(fnmatch.fnmatch(f"static/{name}", g) for g in globs), name
+
+
+def test_raw_pixels_of_a_16bit_pair_over_the_api(tmp_path):
+    import numpy as np
+
+    b, o = tmp_path / "baseline", tmp_path / "output"
+    raw_b = np.full((6, 8), 40000, dtype=np.uint16)
+    raw_o = raw_b.copy()
+    raw_o[2, 5] = 65535
+    write(b / "deep.png", raw_b)
+    write(o / "deep.png", raw_o)
+    r = PairRecord("deep.png", "FAIL", str(b / "deep.png"), str(o / "deep.png"),
+                   display="16-bit: linear 0..65535 -> 0..255", arrays={"baseline": raw_b, "output": raw_o})
+    app = ReviewApp(FileSession(str(b), [r]))
+    app.bind("127.0.0.1", 8765)
+    c = Client(app)
+    pair = c.get("/api/pairs", base_url=BASE).json["pairs"][0]
+    assert pair["raw_pixels"] is True and pair["display"].startswith("16-bit")
+    assert c.get("/api/pairs/deep.png/pixel?x=5&y=2", base_url=BASE).json == \
+        {"x": 5, "y": 2, "baseline": [40000], "output": [65535]}

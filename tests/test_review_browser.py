@@ -1,0 +1,191 @@
+"""``iqa review`` in a real browser (Playwright driving Debian's Chromium)
+against a server on a session of real PNGs: the slider moves the clip, the
+onion slider sets the opacity, zoom and pan stay in sync, the readout shows
+the pixel under the cursor, key ``a`` writes the baseline, ``u`` restores it
+byte for byte, and a foreign page cannot change anything.
+
+Skipped (with the reason) where Chromium or the ``playwright`` package is
+missing; ``.ci/run`` installs both. Set ``IQA_REVIEW_SCREENSHOTS=DIR`` to keep
+screenshots of the slider and onion views.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import imageio.v3 as iio
+import pytest
+
+import review_suite as rs
+
+CHROMIUM = next((p for p in (shutil.which("chromium"), shutil.which("chromium-browser"), "/usr/bin/chromium")
+                 if p and os.path.exists(p)), None)
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium (apt-get install chromium)")
+
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    profile = tempfile.mkdtemp(prefix="iqa-review-chromium-")
+    with sync_api.sync_playwright() as pw:
+        ctx = pw.chromium.launch_persistent_context(profile, executable_path=CHROMIUM, headless=True, args=ARGS,
+                                                    viewport={"width": 1400, "height": 900})
+        try:
+            yield ctx
+        finally:
+            ctx.close()
+            shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture
+def review(tmp_path, browser):
+    """The 12-pair suite served in a thread, and a page open on it."""
+    from iqa_cli.review.server import ReviewServer
+
+    suite = rs.build(tmp_path, pretty=True)  # f1.png: a photo with a repainted patch
+    server = ReviewServer(suite.session()).start()
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(server.url)
+    page.wait_for_selector("body[data-ready='1']")
+    page.wait_for_selector("#viewer[data-ready='1']")
+    try:
+        yield suite, server, page
+    finally:
+        page.close()
+        server.stop()
+    assert errors == []
+
+
+def wait_for(cond, what: str, timeout: float = 20.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def shot(page, name: str) -> None:
+    where = os.environ.get("IQA_REVIEW_SCREENSHOTS")
+    if where:
+        Path(where).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(where) / name))
+
+
+def test_first_pair_is_a_failure_with_its_gates(review):
+    suite, _, page = review
+    assert page.inner_text("#pair-path") == "f1.png"
+    assert page.inner_text("#pair-status") == "FAIL"
+    assert page.locator("#todo li").count() == 8 and page.locator("#passlist li").count() == 4
+    assert page.locator("#passing").get_attribute("open") is None  # PASS folded away
+    gates = page.inner_text("#gates")
+    row = next(r for r in suite.records if r.path == "f1.png")
+    assert all(g["gate"] in gates for g in row.gates)
+    assert page.locator(".where-box").count() == 2  # drawn on both side-by-side panes
+
+
+def test_slider_moves_the_clip(review):
+    _, _, page = review
+    page.keyboard.press("2")
+    page.wait_for_selector("#viewer[data-view='slider']")
+    out = page.locator(".layer.output")
+    start = int(out.get_attribute("data-clip-x"))
+    handle = page.locator(".divider .handle").bounding_box()
+    x, y = handle["x"] + handle["width"] / 2, handle["y"] + handle["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x - 120, y, steps=6)
+    page.mouse.up()
+    moved = int(out.get_attribute("data-clip-x"))
+    assert moved < start  # more of the output shows
+    assert f"inset(0px 0px 0px {moved}" in out.evaluate("e => getComputedStyle(e).clipPath")
+    page.locator("#slider-range").evaluate("e => { e.value = 900; e.dispatchEvent(new Event('input')); }")
+    assert int(out.get_attribute("data-clip-x")) > start
+    page.locator("#slider-range").evaluate("e => { e.value = 380; e.dispatchEvent(new Event('input')); }")
+    page.mouse.move(700, 480)
+    shot(page, "review-slider.png")
+
+
+def test_onion_opacity_follows_its_slider(review):
+    _, _, page = review
+    page.keyboard.press("3")
+    page.wait_for_selector("#viewer[data-view='onion']")
+    out = page.locator(".layer.output")
+    assert out.evaluate("e => getComputedStyle(e).opacity") == "0.5"
+    page.locator("#onion-range").evaluate("e => { e.value = 80; e.dispatchEvent(new Event('input')); }")
+    assert out.evaluate("e => getComputedStyle(e).opacity") == "0.8"
+    page.locator("#onion-range").evaluate("e => { e.value = 50; e.dispatchEvent(new Event('input')); }")
+    shot(page, "review-onion.png")
+
+
+def test_zoom_and_pan_stay_in_sync_and_the_readout_shows_real_pixels(review):
+    suite, _, page = review
+    stages = page.locator(".stage")
+    assert stages.count() == 2
+    box = page.locator(".pane").first.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.wheel(0, -400)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] / 2 - 60, box["y"] + box["height"] / 2 - 30, steps=4)
+    page.mouse.up()
+    t = [stages.nth(i).evaluate("e => e.style.transform") for i in range(2)]
+    assert t[0] == t[1] and "scale(" in t[0]
+    # the readout under the cursor: compare with the files' own pixels
+    z = page.evaluate("() => parseFloat(document.querySelector('.stage').style.transform.match(/scale\\(([^)]+)\\)/)[1])")
+    tx, ty = page.evaluate("() => document.querySelector('.stage').style.transform.match(/translate\\(([-\\d.]+)px, ([-\\d.]+)px/).slice(1).map(Number)")
+    x, y = int((box["width"] / 2 - tx) / z) + 3, int((box["height"] / 2 - ty) / z) - 2  # a pixel in view
+    page.mouse.move(box["x"] + tx + (x + 0.5) * z, box["y"] + ty + (y + 0.5) * z)
+    text = page.inner_text("#readout")
+    b = iio.imread(suite.baseline / "f1.png")[y, x]
+    o = iio.imread(suite.output / "f1.png")[y, x]
+    assert f"x {x}  y {y}" in text
+    assert f"baseline {b[0]} {b[1]} {b[2]}" in text and f"output {o[0]} {o[1]} {o[2]}" in text
+
+
+def test_key_a_accepts_on_disk_and_u_restores_the_bytes(review):
+    suite, _, page = review
+    target = suite.baseline / "f1.png"
+    old, new = target.read_bytes(), (suite.output / "f1.png").read_bytes()
+    assert old != new
+    page.keyboard.press("a")
+    wait_for(lambda: target.read_bytes() == new, "the accept to write the baseline")
+    page.wait_for_selector("body[data-busy='0']")
+    assert page.inner_text("#pair-path") == "f2.png"  # moved on to the next undecided pair
+    assert page.locator('.pairs button[data-path="f1.png"] .mark.accepted').count() == 1
+    page.keyboard.press("u")
+    wait_for(lambda: target.read_bytes() == old, "the undo to restore the baseline")
+    page.wait_for_selector("body[data-busy='0']")
+    assert page.inner_text("#pair-path") == "f1.png"
+    assert page.locator('.pairs button[data-path="f1.png"] .mark.accepted').count() == 0
+    page.keyboard.press("r")
+    page.wait_for_selector("body[data-busy='0']")
+    assert target.read_bytes() == old
+    assert page.locator('.pairs button[data-path="f1.png"] .mark.rejected').count() == 1
+
+
+def test_a_foreign_page_cannot_accept(review, browser):
+    suite, server, _ = review
+    before = rs.tree(suite.baseline)
+    other = browser.new_page()
+    other.set_content("<p>an unrelated page</p>")
+    for ctype in ("application/json", "text/plain"):
+        status = other.evaluate(
+            """async ([url, ctype]) => {
+                 try {
+                   const r = await fetch(url, {method: "POST", headers: {"Content-Type": ctype},
+                                               body: JSON.stringify({pairs: ["f1.png"]})});
+                   return r.status;
+                 } catch (e) { return "blocked"; }
+               }""", [server.url + "api/accept", ctype])
+        assert status in ("blocked", 403, 405), status
+    other.close()
+    assert rs.tree(suite.baseline) == before
