@@ -12,6 +12,7 @@ from typing import Any
 from ..formatting import json_number, metric_value, short
 from ..pairing import Pattern, covered
 from ..results import PairResult
+from ..settings import DECLARED
 from ..spelling import spell
 from ..status import CheckStatus, PairStatus
 from .gates import Gate, GateResult, evaluate, rel_margin
@@ -98,7 +99,7 @@ class Rules:
     overrides: list[Override] = field(default_factory=list)
     ci: bool = False
     allow_new: bool = False
-    block: int = 16  # ssim_min's block size, for the worst-block note
+    block: int = DECLARED["block"].default  # ssim_min's block size, for the worst-block note
     ref_root: str | None = None
     dist_root: str | None = None
 

@@ -17,12 +17,13 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ..settings import DECLARED
 from .pixel import row_chunks
 
 Tensor = torch.Tensor
 
 
-def ssim_min(ssim_map: Tensor, block: int = 16) -> Tensor:
+def ssim_min(ssim_map: Tensor, block: int = DECLARED["block"].default) -> Tensor:
     """Worst b×b block mean of an SSIM map (N, C, h, w) → (N,).
 
     Blocks slide by one pixel; a map smaller than the block is one block.

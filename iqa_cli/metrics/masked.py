@@ -48,6 +48,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..settings import DECLARED
 from . import _cpu
 from ._filters import gaussian_window, matlab_box_decimate, matlab_box_decimate_scaled
 from .local import diff_mask
@@ -332,7 +333,7 @@ def _channel_mean_and_valid(ssim_map: Tensor, valid) -> tuple[Tensor, Tensor]:
     return m, valid
 
 
-def masked_ssim_min(ssim_map: Tensor, valid=None, block: int = 16, *, min_valid: float = 1.0) -> Tensor:
+def masked_ssim_min(ssim_map: Tensor, valid=None, block: int = DECLARED["block"].default, *, min_valid: float = 1.0) -> Tensor:
     """Worst b×b block mean of an SSIM map (N, C, h, w) over valid windows → (N,).
 
     The map is averaged over channels; blocks slide by one window. A block
