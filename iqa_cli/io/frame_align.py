@@ -366,13 +366,16 @@ class OffsetSearch:
     table: dict[int, float]  # offset -> mean capped PSNR on Y (dB)
     frames: int  # reference frames compared for every offset
     search: int  # offsets searched: -search..search
-    margin_db: float  # best minus the second best
+    margin_db: float  # best minus the next best (negative when 0 was kept for want of a clear winner)
     note: str = ""
 
     def describe(self) -> str:
         rows = ", ".join(f"{k:+d}: {v:.2f} dB" for k, v in sorted(self.table.items()))
         return (f"best offset {self.best:+d} ({self.table[self.best]:.2f} dB, {self.margin_db:.2f} dB ahead of the "
                 f"next) over {self.frames} reference frames; {rows}" + (f"; {self.note}" if self.note else ""))
+
+
+OFFSET_MARGIN_DB = 0.1
 
 
 def find_offset(ref_source, dist_source, *, search: int = 5, seconds: float = 2.0) -> OffsetSearch:
@@ -382,7 +385,9 @@ def find_offset(ref_source, dist_source, *, search: int = 5, seconds: float = 2.
     frames when the stream has them). Every offset is scored on the same
     reference frames (those with a distorted frame at every offset); ties go
     to the smaller ``|N|``, then to the positive. Frames are read in one pass,
-    keeping ``2·search + 1`` distorted frames in memory. The result is
+    keeping ``2·search + 1`` distorted frames in memory. An offset other than
+    0 must beat 0 by :data:`OFFSET_MARGIN_DB` (0.1 dB), else the answer is 0
+    with a note (static content scores alike at every offset). The result is
     reported, never applied: pass it as ``offset``.
 
     Raises:
@@ -434,7 +439,9 @@ def find_offset(ref_source, dist_source, *, search: int = 5, seconds: float = 2.
     table = {k: v / n for k, v in sums.items()}
     order = sorted(table, key=lambda k: (-round(table[k], 9), abs(k), -k))
     best = order[0]
-    margin = table[best] - table[order[1]] if len(order) > 1 else 0.0
-    if margin < 0.01:
-        note = "; ".join(x for x in (note, "the offsets score alike (static content?): no offset stands out") if x)
+    if best != 0 and table[best] - table[0] < OFFSET_MARGIN_DB:
+        best = 0
+        note = "; ".join(x for x in (note, f"no offset beats 0 by {OFFSET_MARGIN_DB} dB (static content?): "
+                                           "no offset stands out") if x)
+    margin = table[best] - max((v for k, v in table.items() if k != best), default=table[best])
     return OffsetSearch(best, table, n, s, margin, note)
