@@ -161,6 +161,7 @@ class _Work:
     preps: list[tuple[str, PreparedPair]]  # (column suffix, pair): ("", ...) or ("_y", ...), ...
     identical: bool
     notes: list[str]
+    integer: bool = True  # both frames hold integer samples (rounding of the Y conversion)
 
 
 def _prepare(fp: FramePair, pos: int, rf: Frame, df: Frame, route: _Route, color: str,
@@ -189,7 +190,8 @@ def _prepare(fp: FramePair, pos: int, rf: Frame, df: Frame, route: _Route, color
     prep = prepare_pair(ri, di)
     notes += [w for w in prep.warnings if not w.startswith(("reference: ", "distorted: "))]
     same = prep.reference.dtype == prep.distorted.dtype and np.array_equal(prep.reference, prep.distorted)
-    return _Work(fp, pos, [("", prep)], same, notes)
+    integer = ri.pixels.dtype.kind in "ui" and di.pixels.dtype.kind in "ui"
+    return _Work(fp, pos, [("", prep)], same, notes, integer)
 
 
 # ---------------------------------------------------------------------------- the decode thread
@@ -297,10 +299,9 @@ def score_frames(ref, dist, plan: AlignPlan, settings: Settings, *, color: str =
                          "with it on video (native planes follow Wang's definitions)")
     device = torch.device(device)
     want = list(settings.metrics)
-    extra_mse = "psnr" in want and "mse" not in want
-    metrics = tuple(want + ["mse"]) if extra_mse else tuple(want)
-    run = replace(settings, metrics=metrics, color=route.color if route.kind != "planes" else "rgb")
-    columns = [c for c in run.columns]
+    metrics = tuple(want + ["mse"]) if "psnr" in want and "mse" not in want else tuple(want)
+    run = replace(settings, metrics=metrics, color=route.color)  # mse also for psnr: its SSE is pooled
+    columns = list(run.columns)
     out_columns = set(settings.columns)
     L = route.data_range
     crop = settings.crop_border
@@ -312,10 +313,11 @@ def score_frames(ref, dist, plan: AlignPlan, settings: Settings, *, color: str =
         suffixes = [s for s, _ in pending[0].preps]
         for k, suffix in enumerate(suffixes):
             preps = [w.preps[k][1] for w in pending]
+            integer = pending[0].integer
             if len(pending) == 1:
-                scored = score_stack(preps, run, device, integer=True, identical=pending[0].identical)
+                scored = score_stack(preps, run, device, integer=integer, identical=pending[0].identical)
             else:
-                scored = score_stack(preps, run, device, integer=True)
+                scored = score_stack(preps, run, device, integer=integer)
             for w, s in zip(pending, scored):
                 by_plane[w.pos][suffix] = (s, _samples(w.preps[k][1], crop))
         for w in pending:
@@ -325,7 +327,7 @@ def score_frames(ref, dist, plan: AlignPlan, settings: Settings, *, color: str =
             planes = by_plane[w.pos]
             for suffix, (s, n) in planes.items():
                 for col in columns:
-                    if col in out_columns or col == "mse" and not extra_mse:
+                    if col in out_columns:
                         fs.values[col + suffix] = s.values.get(col)
                 if s.values.get("mse") is not None:
                     fs.sse[suffix] = float(s.values["mse"]) * n
@@ -363,7 +365,8 @@ def score_frames(ref, dist, plan: AlignPlan, settings: Settings, *, color: str =
 
 
 def _shape_key(w: _Work) -> tuple:
-    return tuple((p.reference.shape, p.reference.dtype.str, p.distorted.dtype.str) for _, p in w.preps)
+    return (w.integer,) + tuple((p.reference.shape, p.reference.dtype.str, p.distorted.dtype.str)
+                                for _, p in w.preps)
 
 
 # ---------------------------------------------------------------------------- pooling
@@ -388,8 +391,11 @@ class VideoScores:
     notes: list[str]
 
     def worst(self, column: str, k: int = 1) -> list[FrameScore]:
-        """The ``k`` worst frames of ``column`` (worst first; NaN and None left out)."""
+        """The ``k`` worst frames of ``column`` (worst first; NaN and None
+        left out; none for a metric without a better direction, like TV)."""
         direction = METRICS[COLUMNS[_base(column)]].direction
+        if direction not in (pooling.HIGHER, pooling.LOWER):
+            return []
         vals = [(f.values.get(column), f) for f in self.frames]
         vals = [(v, f) for v, f in vals if v is not None and not math.isnan(v)]
         if column.startswith("psnr"):

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Iterator
@@ -63,7 +64,8 @@ def require_av(path: str | None = None) -> Any:
     try:
         import av
     except ImportError:
-        raise VideoSupportMissing(f"reading video needs PyAV: {INSTALL_HINT}", path=path) from None
+        py = "" if sys.version_info >= (3, 11) else " (PyAV 18 needs Python 3.11 or newer)"
+        raise VideoSupportMissing(f"reading video needs PyAV: {INSTALL_HINT}{py}", path=path) from None
     return av
 
 
@@ -346,6 +348,7 @@ class VideoSource:
         pts = info.pts
         index_of = {p: i for i, p in enumerate(pts)}
         layout = _layout(av, info.pix_fmt, info.path)
+        direct: dict[str, bool] = {}  # frame format -> its planes are read as they are
         n = 0
         with _open(av, info.path) as container:
             stream = next((s for s in container.streams.video if s.index == info.stream_index), None)
@@ -364,7 +367,10 @@ class VideoSource:
                             missing = f"{n}" if i == n + 1 else f"{n}-{i - 1}"
                             raise VideoError(f"the decoder dropped frame {missing} of {len(pts)} (corrupt data?)",
                                              path=info.path)
-                    if frame.format.name != layout.read_format:
+                    name = frame.format.name
+                    if name not in direct:  # yuvj420p frames of a yuv420p stream: same planes, no conversion
+                        direct[name] = name == layout.read_format or _layout(av, name, info.path).read_format == name
+                    if not direct[name]:
                         frame = frame.reformat(format=layout.read_format)
                     planes = _plane_arrays(frame, layout.bits)
                     if layout.layout == "rgb":  # gbrp order: G, B, R
