@@ -260,3 +260,41 @@ def test_a_changed_file_is_an_error_not_a_silent_shift(tmp_path):
     write_video(path, scene(32, 32, 4))  # fewer frames than the probe saw
     with pytest.raises(VideoError, match="decoded 4 frames, the container lists 6"):
         list(source.frames())
+
+
+@pytest.mark.parametrize("stored,planar,container,codec", [
+    ("nv12", "yuv420p", "nut", "rawvideo"),  # semi-planar: repacked, samples unchanged
+    ("yuyv422", "yuv422p", "nut", "rawvideo"),  # packed
+    ("gray", "gray", "nut", "rawvideo"),
+    ("gray10le", "gray10le", "mkv", "ffv1"),
+])
+def test_packed_semi_planar_and_grey_formats(tmp_path, stored, planar, container, codec):
+    grey = planar.startswith("gray")
+    frames = scene(64, 48, 3, pix_fmt={"gray": "yuv444p", "gray10le": "yuv444p10le"}.get(planar, planar))
+    if grey:
+        frames = [(f[0],) for f in frames]
+    path = tmp_path / f"v.{container}"
+    with av.open(str(path), "w") as c:
+        s = c.add_stream(codec, rate=25)
+        s.width, s.height, s.pix_fmt = 64, 48, stored
+        for i, planes in enumerate(frames):
+            f = av.VideoFrame(64, 48, planar)
+            for p, a in zip(f.planes, planes):
+                buf = np.zeros((p.height, p.line_size // a.dtype.itemsize), a.dtype)
+                buf[:, : p.width] = a
+                p.update(buf.tobytes())
+            f = f.reformat(format=stored) if stored != planar else f
+            f.pts = i
+            for pkt in s.encode(f):
+                c.mux(pkt)
+        for pkt in s.encode():
+            c.mux(pkt)
+    info = probe(path)
+    assert info.pix_fmt == stored and info.planar_format == planar
+    assert info.layout == ("gray" if grey else "yuv") and (info.yuv is None) == grey
+    if stored != planar:
+        assert f"pixel format {stored} repacked to planar {planar} (samples unchanged)" in info.notes
+    for f, planes in zip(open_video(path).frames(), frames):
+        assert len(f.planes) == len(planes)
+        for a, b in zip(f.planes, planes):
+            np.testing.assert_array_equal(a, b)

@@ -321,8 +321,9 @@ def check_sync(ref_source, dist_source, plan: AlignPlan, *, frames: int = SYNC_F
     ``share`` (60 %) of the pairs. Correctly aligned content never does this:
     a neighbouring frame adds the motion between frames to the distortion's
     error. Static content gives equal means and passes (the shift then
-    changes no number either). Pairings that hold frames (different rates)
-    and plans with fewer than 3 checkable pairs are not checked.
+    changes no number either). Pairings that hold frames (different rates),
+    streams of different data ranges and plans with fewer than 3 checkable
+    pairs are not checked (verdict ``"unchecked"``, with the reason).
 
     Raises:
         MisalignedError: the pairing is shifted (``raise_error``), naming
@@ -330,6 +331,8 @@ def check_sync(ref_source, dist_source, plan: AlignPlan, *, frames: int = SYNC_F
     """
     if plan.method != "time":
         return SyncCheck(0, {}, {}, "unchecked", "frames paired across different rates: not checked")
+    if ref_source.info.data_range != dist_source.info.data_range:
+        return SyncCheck(0, {}, {}, "unchecked", "different data ranges: alignment not checked")
     dist_count = dist_source.info.frame_count
     chosen = [p for p in plan.pairs if 0 < p.dist < dist_count - 1][:frames]
     if len(chosen) < 3:
