@@ -41,12 +41,13 @@ import numpy as np
 import torch
 
 from .errors import PairError, UsageError
+from .formatting import json_number
 from .io import LoadedImage, PreparedPair, prepare_pair
 from .io.frame_align import AlignPlan, FramePair
 from .io.stream import Frame
 from .metrics import pooling
 from .metrics.registry import COLUMN_INFO, COLUMNS, METRICS
-from .results import Settings
+from .results import SCHEMA, Settings
 from .scoring import NATIVE_PROTOCOLS, score_stack
 from .spelling import in_context, spell
 
@@ -74,6 +75,13 @@ class FrameScore:
     failed: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     identical: bool = False  # the frames' samples are equal
+
+    def to_json(self, pair: str) -> dict:
+        """The JSONL row of issue 23: ``{"schema", "type": "frame", "pair": <the
+        pair's reference path>, "frame": <0-based reference index>, "time":
+        <seconds or null>, "metrics": {...}}`` (strict JSON numbers)."""
+        return {"schema": SCHEMA, "type": "frame", "pair": pair, "frame": self.ref, "time": self.time,
+                "metrics": {k: json_number(v) for k, v in self.values.items()}}
 
 
 # ---------------------------------------------------------------------------- preparing one pair

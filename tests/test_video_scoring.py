@@ -242,3 +242,18 @@ def test_batches_give_the_same_numbers(tmp_path):
     for a, b in zip(one, three):
         for k in a:
             assert a[k] is None and b[k] is None or abs(a[k] - b[k]) <= 1e-12
+
+
+def test_per_frame_json_rows(tmp_path):
+    import json
+
+    frames = scene(64, 48, 3)
+    R = open_stream(write_video(tmp_path / "a.mkv", frames))
+    D = open_stream(write_video(tmp_path / "b.mkv", frames[:1] + noisy(frames[1:], 3.0)))
+    rows = [f.to_json(str(R.info.path)) for f in score_frames(R, D, plan_pairs(R.info, D.info),
+                                                              Settings(metrics=("ssim", "psnr")))]
+    assert [json.loads(json.dumps(r, allow_nan=False))["frame"] for r in rows] == [0, 1, 2]
+    first = rows[0]
+    assert first == {"schema": "iqa/1", "type": "frame", "pair": str(tmp_path / "a.mkv"), "frame": 0, "time": 0.0,
+                     "metrics": {"ssim": 1.0, "psnr": "inf"}}
+    assert rows[2]["time"] == 0.08 and 0 < rows[2]["metrics"]["ssim"] < 1

@@ -44,7 +44,8 @@ class StreamInfo:
         timed: False for a folder without a frame rate (``times`` count
             frame numbers); pairing then borrows the other stream's rate.
         interval: the nominal frame interval: the median step between
-            consecutive times (None for a single frame).
+            consecutive times, or the container's declared interval when
+            the median is within one tick of it (None for a single frame).
         vfr: the steps between frames vary by more than the time base's
             rounding and are not whole multiples of the interval (a gap is
             reported in ``gaps``, not as variable frame rate).
@@ -119,6 +120,7 @@ class Frame:
             resolution, ``(Y,)``, or ``(R, G, B)``. Empty for ``image``
             frames.
         data_range: value of full intensity of the samples.
+        layout: as :attr:`StreamInfo.layout`.
         yuv: matrix, range and subsampling of YUV planes (for the RGB view).
         image: the frame as a loaded image (frames of folders and animations).
     """
