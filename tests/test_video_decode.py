@@ -4,7 +4,6 @@ against FFmpeg's own conversion, and one-line errors."""
 
 from __future__ import annotations
 
-import sys
 from fractions import Fraction
 
 import numpy as np
@@ -15,7 +14,7 @@ av = pytest.importorskip("av")
 from test_video_make import scene, write_video  # noqa: E402
 
 from iqa_cli.errors import IqaError  # noqa: E402
-from iqa_cli.io.video import VideoError, VideoSupportMissing, describe, is_video, open_video, probe  # noqa: E402
+from iqa_cli.io.video import VideoError, describe, is_video, open_video, probe  # noqa: E402
 from iqa_cli.io.yuv import YuvFormat, yuv_to_rgb  # noqa: E402
 
 
@@ -218,14 +217,6 @@ def test_rgb_video_gives_rgb_planes(tmp_path):
 def test_is_video():
     assert is_video("a.MP4") and is_video("x/y.mkv") and is_video("c.webm") and is_video("d.y4m")
     assert not is_video("a.png") and not is_video("a.gif") and not is_video("folder")
-
-
-def test_missing_pyav_names_the_extra(monkeypatch, tmp_path):
-    monkeypatch.setitem(sys.modules, "av", None)
-    with pytest.raises(VideoSupportMissing) as e:
-        probe(tmp_path / "a.mp4")
-    msg = str(e.value)
-    assert 'pip install "iqa-cli[video]"' in msg and "a.mp4" in msg and "\n" not in msg
 
 
 def test_unreadable_videos_are_one_line_errors_naming_the_file(tmp_path):
