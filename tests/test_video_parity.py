@@ -59,3 +59,19 @@ def test_psnr_poolings_equal_ffmpeg_and_libvmaf(tmp_path, pix_fmt, cap):
     assert per[2] == cap and per[5] == cap
     for f, v in zip(res.frames, per):
         assert min(f.values["psnr"], cap) == pytest.approx(v, abs=1e-6)
+
+
+def test_yuv_planes_and_all_equal_ffmpeg_psnr(tmp_path):
+    """FFmpeg's per-plane "PSNR y/u/v" and its "average" (the planes' squared
+    errors weighted by their sample counts, 4:2:0: 4/6, 1/6, 1/6) are iqa's
+    ``psnr_total`` under ``color="yuv"``: ``_y``, ``_u``, ``_v`` and the plain one."""
+    ref = scene(96, 64, 6)
+    dist = noisy(ref, 4.0)
+    r = write_video(tmp_path / "ref.mkv", ref)
+    d = write_video(tmp_path / "dist.mkv", dist)
+    R, D = open_stream(r), open_stream(d)
+    res = score_video(R, D, plan_pairs(R.info, D.info), Settings(metrics=("psnr",)), color="yuv")
+    log = _ffmpeg("-i", str(r), "-i", str(d), "-lavfi", "[0:v][1:v]psnr")
+    ff = {k: float(v) for k, v in re.findall(r"\b(y|u|v|average):([0-9.]+)", log.split("PSNR", 1)[1])}
+    for key, suffix in (("y", "_y"), ("u", "_u"), ("v", "_v"), ("average", "")):
+        assert res.psnr_total[suffix] == pytest.approx(ff[key], abs=1e-6), key
