@@ -20,6 +20,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("metrics",),
     ("losses",),
     ("scoring",),
+    ("video_scoring",),
     ("runner",),
     ("engines",),
     ("gate",),
