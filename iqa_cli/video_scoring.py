@@ -46,9 +46,10 @@ from .io import LoadedImage, PreparedPair, prepare_pair
 from .io.frame_align import AlignPlan, FramePair
 from .io.stream import Frame
 from .metrics import pooling
+from .metrics.protocols.table import get_protocol
 from .metrics.registry import COLUMN_INFO, COLUMNS, METRICS
 from .results import SCHEMA, Settings
-from .scoring import NATIVE_PROTOCOLS, score_stack
+from .scoring import score_stack
 from .spelling import in_context, spell
 
 VIDEO_COLORS = ("y", "yuv", "rgb", "gray")
@@ -319,7 +320,7 @@ def score_frames(ref, dist, plan: AlignPlan, settings: Settings, *, color: str =
     if settings.ignore or settings.mask:
         raise UsageError(f"{spell('ignore')} regions and masks are not supported for video yet")
     route = _route(ref, dist, color)
-    if route.kind == "planes" and settings.protocol not in NATIVE_PROTOCOLS:
+    if route.kind == "planes" and not get_protocol(settings.protocol).native:
         raise UsageError(f"{spell('protocol')} {settings.protocol} converts RGB itself: use {spell('color')} rgb "
                          "with it on video (native planes follow Wang's definitions)")
     device = torch.device(device)

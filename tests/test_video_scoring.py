@@ -254,6 +254,6 @@ def test_per_frame_json_rows(tmp_path):
                                                               Settings(metrics=("ssim", "psnr")))]
     assert [json.loads(json.dumps(r, allow_nan=False))["frame"] for r in rows] == [0, 1, 2]
     first = rows[0]
-    assert first == {"schema": "iqa/1", "type": "frame", "pair": str(tmp_path / "a.mkv"), "frame": 0, "time": 0.0,
+    assert first == {"schema": "iqa/2", "type": "frame", "pair": str(tmp_path / "a.mkv"), "frame": 0, "time": 0.0,
                      "metrics": {"ssim": 1.0, "psnr": "inf"}}
     assert rows[2]["time"] == 0.08 and 0 < rows[2]["metrics"]["ssim"] < 1
