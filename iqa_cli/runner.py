@@ -22,6 +22,7 @@ import torch
 from .errors import IqaError, PairError, SizeMismatchError, UsageError
 from .io import LoadedImage, PreparedPair, load_image, prepare_pair
 from .pairing import Pair
+from .priority import DECODE_NICE, decode_nice, lower_priority  # noqa: F401  (DECODE_NICE re-exported)
 from .results import PairResult, Settings
 from .spelling import in_context, spell
 from .scoring import Scored, score_stack
@@ -283,24 +284,6 @@ def score_group(group: list[Loaded], settings: Settings, device: torch.device, *
     return [_close_row(_open_row(g), g, settings, sc, required) for g, sc in zip(group, scored)]
 
 
-#: nice value added to the decode threads: scoring (whose C kernels split each
-#: image across the cores and wait for the slowest strip) keeps the cores, and
-#: decoding fills the time it leaves; 0 leaves the priorities alone.
-DECODE_NICE = 10
-
-
-def _background_thread(nice: int) -> None:
-    """Lower this thread's priority (Linux: the nice value is per thread)."""
-    if not nice or not hasattr(os, "setpriority"):
-        return
-    try:
-        import threading
-
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
-    except (OSError, AttributeError):  # not permitted or not per-thread here: run as is
-        pass
-
-
 def default_workers() -> int:
     return max(1, min(8, (os.cpu_count() or 2)))
 
@@ -346,9 +329,9 @@ def run(
     workers = default_workers() if workers is None else max(1, int(workers))
     batch = default_batch(device) if batch is None else max(1, int(batch))
     ahead = max(2, 2 * workers)  # decoded pairs kept ready beyond the one (or the group) being scored
-    nice = int(os.environ.get("IQA_DECODE_NICE", DECODE_NICE))
+    nice = decode_nice()
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="iqa-decode",
-                            initializer=_background_thread, initargs=(nice,)) as pool:
+                            initializer=lower_priority, initargs=(nice,)) as pool:
         futures: list[Future[Loaded] | None] = []
         decode = in_context(load_pair)  # messages spelled by the caller's front end
 

@@ -31,7 +31,6 @@ and RGB by ``(2^B - 1) / (2^b - 1)`` (iqa's image rule); with a note.
 from __future__ import annotations
 
 import math
-import os
 import queue
 import threading
 from dataclasses import dataclass, field, replace
@@ -49,6 +48,7 @@ from .metrics import pooling
 from .metrics.protocols.table import get_protocol
 from .metrics.registry import COLUMN_INFO, COLUMNS, METRICS
 from .results import SCHEMA, Settings
+from .priority import lower_priority
 from .scoring import score_stack
 from .spelling import in_context, spell
 
@@ -208,25 +208,9 @@ def _prepare(fp: FramePair, pos: int, rf: Frame, df: Frame, route: _Route, color
 
 _DONE = object()
 
-#: nice value added to the decode thread (and to FFmpeg's decoder threads, which
-#: it creates and which inherit it), as the image runner does for its decode
-#: threads: the C kernels split each frame across the cores and wait for the
-#: slowest strip, so decoding should fill the gaps, not take a core from a strip
-DECODE_NICE = 10
-
-
-def _lower_priority() -> None:
-    nice = int(os.environ.get("IQA_DECODE_NICE", DECODE_NICE))
-    if nice and hasattr(os, "setpriority"):
-        try:
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
-        except (OSError, AttributeError):  # not permitted or not per-thread here: run as is
-            pass
-
-
 def _produce(ref, dist, plan: AlignPlan, route: _Route, color: str, out: queue.Queue, stop: threading.Event):
     """Decode both streams in plan order and queue prepared pairs (or the exception)."""
-    _lower_priority()
+    lower_priority()  # FFmpeg's decoder threads, created by this one, inherit it
     try:
         ref_it, dist_it = iter(ref.frames()), iter(dist.frames())
         rf = df = None

@@ -12,7 +12,7 @@ PKG = Path(__file__).resolve().parents[1] / "iqa_cli"
 #: layer of each top-level part of the package, lowest first; a module may
 #: import modules of its own layer or of a lower one
 LAYERS: list[tuple[str, ...]] = [
-    ("_version", "status", "errors", "spelling", "setting_values", "metrics.registry", "metrics.protocols.table"),
+    ("_version", "status", "errors", "spelling", "setting_values", "priority", "metrics.registry", "metrics.protocols.table"),
     ("formatting", "atomic"),
     ("settings", "results"),
     ("pairing",),

@@ -199,14 +199,14 @@ class AnimationSource:
         return self.info.path
 
     def _walk(self, decode: bool) -> Iterator[tuple[int, float, np.ndarray | None]]:
-        from .pillow import _strict_pillow
+        from .pillow import strict_pillow
 
         path = self.info.path
 
         def fail(reason):
             return SequenceError(reason, path=path)
 
-        with _strict_pillow():
+        with strict_pillow():
             im = _open_pillow(path, fail)
             with im:
                 try:

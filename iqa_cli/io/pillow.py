@@ -41,7 +41,7 @@ _PARALLEL_FORMATS = frozenset({"PNG", "JPEG"})
 
 
 @contextlib.contextmanager
-def _strict_pillow() -> Iterator[None]:
+def strict_pillow() -> Iterator[None]:
     """``ImageFile.LOAD_TRUNCATED_IMAGES`` is False while any iqa decode runs:
     the first decode to start saves the caller's value, the last to end
     restores it (decodes in other threads keep running meanwhile)."""
@@ -168,7 +168,7 @@ def read_pillow(fh, head, max_pixels, notes, fail, meta=None):
     """Decode with Pillow. Returns (array HxWxC, has_alpha, associated, format);
     ``meta`` (a dict), when given, receives ``orientation`` (the EXIF tag, 1..8,
     or None) and ``icc_profile`` (bytes or None)."""
-    with _strict_pillow():
+    with strict_pillow():
         return _read_pillow_strict(fh, head, max_pixels, notes, fail, {} if meta is None else meta)
 
 
