@@ -12,6 +12,7 @@ from typing import Any, Iterable
 
 from ._version import __version__
 from .formatting import json_number
+from .metrics.registry import COLUMN_INFO
 from .settings import Settings
 from .status import PairStatus
 
@@ -19,6 +20,10 @@ from .status import PairStatus
 SCHEMA = "iqa/2"
 #: the contracts it reads back (iqa merge, --resume)
 READABLE_SCHEMAS = ("iqa/1", "iqa/2")
+#: how the error of a pair of frame sequences whose frames do not pair up starts
+FRAME_MISMATCH = "frame mismatch:"
+#: the errors that are a regression (status ``size_mismatch``), written as ``error`` on the wire
+MISMATCH_PREFIXES = ("size mismatch:", FRAME_MISMATCH)
 
 
 @dataclass
@@ -43,6 +48,12 @@ class PairResult:
     #: optional display arrays for reports (``reference``, ``distorted``: (H, W, C)
     #: uint8), kept by the runner when a report draws the pair; never serialised
     display: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+    #: a pair of frame sequences: frame counts, every pool of each column and its worst
+    #: frame (JSON-ready; the pair object's ``video``, docs/output.md); None for images
+    video: dict[str, Any] | None = None
+    #: the per-frame rows of a sequence pair (:class:`~iqa_cli.video_scoring.FrameScore`,
+    #: in pair order), for ``--per-frame`` and the reports' charts; never in the pair object
+    frames: list[Any] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.status = PairStatus(self.status)
@@ -56,7 +67,8 @@ class PairResult:
         return self.distorted or self.reference or "?"
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        """The pair object (``video`` only for a pair of frame sequences)."""
+        out = {
             "reference": self.reference,
             "distorted": self.distorted,
             "status": self.status.wire,
@@ -68,10 +80,31 @@ class PairResult:
             "warnings": list(self.warnings),
             "error": self.error,
         }
+        if self.video is not None:
+            out["video"] = self.video
+        return out
+
+    def frame_lines(self) -> list[dict[str, Any]]:
+        """The per-frame rows (``--per-frame``): ``{"frame", "time", "metrics"}`` each,
+        the image API's values of that frame pair (PSNR of identical frames ``"inf"``)."""
+        order = {c: i for i, c in enumerate(COLUMN_INFO)}
+        return [{"frame": f.ref, "time": f.time,
+                 "metrics": {k: json_number(f.values[k]) for k in sorted(f.values, key=lambda c: order.get(c, 1 << 30))}}
+                for f in self.frames or ()]
+
+
+def worst_frame_text(video: dict[str, Any] | None, column: str) -> str | None:
+    """``"frame 12 (0.480 s)"``: the worst frame of ``column`` in a pair's ``video`` object, or None."""
+    w = (video or {}).get("worst", {}).get(column)
+    if not w:
+        return None
+    t = w.get("time")
+    return f"frame {w['frame']}" + (f" ({t:.3f} s)" if isinstance(t, (int, float)) and math.isfinite(t) else "")
 
 
 def summarize(results: Iterable[PairResult], columns: list[str]) -> dict[str, Any]:
-    """Count statuses and give mean/std/min/median/max per column over ok pairs.
+    """Count statuses and give mean/std/min/median/max per column over ok pairs
+    (``columns``, then any other column an ok pair holds: a video's pooled PSNRs).
 
     NaN values are left out of the statistics (``n`` says how many values
     were used). +inf values (the PSNR of pairs without any difference) are
@@ -87,6 +120,8 @@ def summarize(results: Iterable[PairResult], columns: list[str]) -> dict[str, An
         "missing": sum(r.status.missing for r in results),
         "metrics": {},
     }
+    held = {c for r in results if r.status == PairStatus.OK for c in r.metrics}
+    columns = list(columns) + [c for c in COLUMN_INFO if c in held and c not in columns]
     for col in columns:
         vals = [
             float(r.metrics[col])
@@ -126,14 +161,22 @@ def summary_to_json(summary: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def document(settings: Settings, results: list[PairResult], summary: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The whole JSON document (the contract :data:`SCHEMA`)."""
+def document(settings: Settings, results: list[PairResult], summary: dict[str, Any] | None = None, *,
+             per_frame: bool = False) -> dict[str, Any]:
+    """The whole JSON document (the contract :data:`SCHEMA`); ``per_frame``:
+    each pair of frame sequences also holds its ``frames``."""
     if summary is None:
         summary = summarize(results, settings.columns)
+    pairs = []
+    for r in results:
+        obj = r.to_json()
+        if per_frame and r.frames:
+            obj["frames"] = r.frame_lines()
+        pairs.append(obj)
     return {
         "schema": SCHEMA,
         "iqa_version": __version__,
         "settings": settings.to_json(),
-        "pairs": [r.to_json() for r in results],
+        "pairs": pairs,
         "summary": summary_to_json(summary),
     }

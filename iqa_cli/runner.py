@@ -14,7 +14,7 @@ import filecmp
 import os
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 import torch
@@ -26,6 +26,7 @@ from .priority import DECODE_NICE, decode_nice, lower_priority  # noqa: F401  (D
 from .results import PairResult, Settings
 from .spelling import in_context, spell
 from .scoring import Scored, score_stack
+from . import video_pairs
 from .status import PairStatus
 
 
@@ -63,6 +64,7 @@ class Loaded:
     identical: bool = False  # byte-identical files
     error: IqaError | None = None
     images: tuple[LoadedImage, LoadedImage] | None = None  # the decoded files, kept for reports
+    video: Any = None  # a pair of frame sequences, opened (video_pairs.VideoJob): scored there
 
 
 def _same_bytes(a: str, b: str) -> bool:
@@ -128,6 +130,8 @@ def load_pair(pair: Pair, settings: Settings, *, keep_images: bool = False,
         except (IqaError, MemoryError):
             return Loaded(pair)
         return Loaded(pair, images=(img, None) if pair.reference is not None else (None, img))
+    if video_pairs.is_sequence_pair(pair):  # videos, frame folders, animations: frame by frame
+        return Loaded(pair, video=video_pairs.open_pair(pair, settings, *(masks or settings_mask(settings))(pair)))
     identical = _same_bytes(str(pair.reference), str(pair.distorted))
     try:
         kw = dict(bit_depth=settings.bit_depth, data_range=settings.data_range,
@@ -225,6 +229,8 @@ def _close_row(row: PairResult, loaded: Loaded, settings: Settings, scored: Scor
 def score_loaded(loaded: Loaded, settings: Settings, device: torch.device, *, keep_maps: bool = False,
                  required: frozenset[str] = frozenset()) -> PairResult:
     """Turn a decoded pair into a result row (never raises for a bad pair)."""
+    if loaded.video is not None:
+        return video_pairs.score_pair(loaded.video, settings, device, keep_maps=keep_maps, required=required)
     row = _open_row(loaded)
     if row.status != PairStatus.OK:
         return row

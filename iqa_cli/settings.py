@@ -32,7 +32,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
 from .metrics.protocols.table import PROTOCOLS, get_protocol
-from .metrics.registry import ALL_METRICS, DEFAULT_METRICS, LOCAL_METRICS, METRICS, columns_for, resolve_metric_names
+from .metrics.registry import (ALL_METRICS, DEFAULT_METRICS, LOCAL_METRICS, METRICS, NEUTRAL, columns_for,
+                               resolve_metric_names)
 from .setting_values import parse_alpha, parse_device, parse_region
 
 KINDS = ("choice", "float", "int", "bool", "metrics", "regions", "path", "alpha", "device", "strings")
@@ -63,6 +64,8 @@ class Setting:
     must_exist: bool = False
     #: given several times on the command line (each a value of its own)
     multiple: bool = False
+    #: the value of the flag given bare (``--find-offset`` alone); None: a value is required
+    flag_value: Any = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -250,6 +253,7 @@ def setting(default: Any, kind: str, help: str, **kw: Any) -> Any:
 # --------------------------------------------------------------------------- the table
 
 _SSIM_MAP = ("ssim", "ssim_min", "ssim_below")  # the metrics of the SSIM map downsampling changes
+_POOLED = tuple(n for n, m in METRICS.items() if m.direction != NEUTRAL)  # the metrics a pool other than the mean changes
 _PROTOCOL_NAMES = ", ".join(PROTOCOLS)
 
 
@@ -277,9 +281,10 @@ class Settings:
         help="Remove N pixels from each side of both images before everything else "
         "(BasicSR's crop_border; SR papers use the scale factor).")
     color: str = setting(
-        "rgb", "choice", choices=("rgb", "y", "gray"),
-        help="rgb: per-channel mean; y: BT.601 studio-swing Y (MATLAB rgb2ycbcr); gray: MATLAB rgb2gray. "
-        "A one-channel image stays as it is.")
+        "rgb", "choice", choices=("rgb", "y", "gray", "yuv"),
+        help="rgb: per-channel mean; y: BT.601 studio-swing Y (MATLAB rgb2ycbcr), on video the decoded Y plane "
+        "as is; gray: MATLAB rgb2gray; yuv (YUV video only): Y, U and V each at its own size, and their "
+        "pixel-weighted all. A one-channel image stays as it is. Video RGB uses the stream's colour matrix and range.")
     alpha: str = setting(
         "premultiplied", "alpha", metavar="premultiplied|drop|over=COLOUR",
         help="Alpha handling: premultiply and compare alpha as a channel; ignore it; "
@@ -332,6 +337,23 @@ class Settings:
     exif_transpose: bool = setting(
         False, "bool",
         help="Apply each file's EXIF orientation after decoding (default: pixels as stored, with a warning).")
+    frames: str = setting(
+        "exact", "choice", choices=("exact", "overlap", "ref"),
+        help="Video: which frames are scored. exact: every frame of both, paired by time (different counts or "
+        "rates are an error); overlap: the frames both have; ref: every reference frame. A distorted frame is "
+        "never repeated to fill a gap.")
+    offset: int = setting(
+        0, "int", metavar="N",
+        help="Video: pair distorted frame i+N with reference frame i (N > 0: the distorted stream starts N "
+        "frames late).")
+    find_offset: int = setting(
+        0, "int", minimum=0, metavar="N", flag_value=5,
+        help="Video: also search offsets -N..N (bare flag: 5) by mean PSNR on Y of the first 2 seconds; a "
+        "pair whose offset is not the best is refused, naming the best. Never applied by itself.")
+    pool: str = setting(
+        "mean", "choice", choices=("mean", "min", "harmonic", "p1"), affects=_POOLED,
+        help="Video: the one value per video (and what gates see): mean, min (the worst frame), harmonic, "
+        "p1 (mean of the worst 1 % of frames). Every pool is in the JSON.")
 
     def __post_init__(self) -> None:
         for name, decl in DECLARED.items():
@@ -351,6 +373,12 @@ class Settings:
     @property
     def columns(self) -> list[str]:
         return columns_for(self.metrics)
+
+    @property
+    def video_columns(self) -> list[str]:
+        """The columns of a video pair: :attr:`columns` pooled, the pooled PSNRs, and under
+        colour ``yuv`` each of them per plane."""
+        return columns_for(self.metrics, video=True, planes=self.color == "yuv")
 
     def relevant(self, name: str) -> bool:
         """Setting ``name`` changes a number of this run."""
@@ -417,6 +445,8 @@ class Settings:
             parts.append(f"tolerance {self.tolerance:g} levels")
         if self.exif_transpose:
             parts.append("EXIF orientation applied")
+        if self.frames != "exact" or self.offset:  # video pairing; the pool is said with each video
+            parts.append(f"video frames {self.frames}" + (f", offset {self.offset:+d}" if self.offset else ""))
         if "mix" in self.metrics:
             parts.append(f"mix {self.mix_variant} alpha {self.mix_alpha:g}")
         return "; ".join(parts)

@@ -76,6 +76,8 @@ class FrameScore:
     failed: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     identical: bool = False  # the frames' samples are equal
+    #: the planes as scored (``score_frames(keep_planes=True)``), for a picture of this frame; never serialised
+    planes: "_Work | None" = field(default=None, repr=False, compare=False)
 
     def to_json(self, pair: str) -> dict:
         """The JSONL row of issue 23: ``{"schema", "type": "frame", "pair": <the
@@ -128,14 +130,16 @@ def _route(ref, dist, color: str) -> _Route:
             notes.append(f"{role} is {small}-bit, the other {big}-bit: {role} scaled onto 0..{L:g} ({how})")
         if planes:
             return _Route("planes", "rgb", (f[0], f[1]), L, tuple(notes))
-        for i, role in ((ri, "reference"), (di, "distorted")):
-            if i.layout == "yuv":
-                notes.append(f"{role} RGB from {i.yuv.describe()}")
-        return _Route("rgb", color, (f[0], f[1]), L, tuple(notes))
-    for i, role in ((ri, "reference"), (di, "distorted")):
-        if i.layout == "yuv":
-            notes.append(f"{role} RGB from {i.yuv.describe()}")
-    return _Route("image", color, (1.0, 1.0), max(ri.data_range, di.data_range), tuple(notes))
+        return _Route("rgb", color, (f[0], f[1]), L, tuple(notes + _rgb_notes(ri, di)))
+    return _Route("image", color, (1.0, 1.0), max(ri.data_range, di.data_range), tuple(notes + _rgb_notes(ri, di)))
+
+
+def _rgb_notes(ri, di) -> list[str]:
+    """Which matrix and range made the RGB of each YUV stream (one note when both agree)."""
+    said = {role: i.yuv.describe() for i, role in ((ri, "reference"), (di, "distorted")) if i.layout == "yuv"}
+    if len(said) == 2 and said["reference"] == said["distorted"]:
+        return [f"RGB of both from {said['reference']}"]
+    return [f"{role} RGB from {text}" for role, text in said.items()]
 
 
 def _scaled(a: np.ndarray, f: float) -> np.ndarray:
@@ -286,7 +290,8 @@ def _samples(prep: PreparedPair, crop: int) -> int:
 
 
 def score_frames(ref, dist, plan: AlignPlan, settings: Settings, *, color: str = "y",
-                 device: torch.device | str = "cpu", batch: int = 1, ahead: int = 4) -> Iterator[FrameScore]:
+                 device: torch.device | str = "cpu", batch: int = 1, ahead: int = 4,
+                 keep_planes: bool = False) -> Iterator[FrameScore]:
     """Score the pairs of ``plan`` (sources from :func:`~.io.frames.open_stream`),
     one :class:`FrameScore` per pair in plan order.
 
@@ -294,7 +299,9 @@ def score_frames(ref, dist, plan: AlignPlan, settings: Settings, *, color: str =
     crop border, protocol; its ``color`` is ignored: ``color`` here is one of
     :data:`VIDEO_COLORS`). ``batch`` frames of one shape are scored as one
     stack (useful on CUDA). ``ahead``: prepared pairs the decode thread may
-    hold.
+    hold. ``keep_planes``: each row also holds the planes it was scored on
+    (:attr:`FrameScore.planes`; drop those you do not keep, see
+    :func:`frame_pictures`).
 
     Raises:
         UsageError: a setting video scoring does not support (ignore
@@ -333,7 +340,7 @@ def score_frames(ref, dist, plan: AlignPlan, settings: Settings, *, color: str =
         for w in pending:
             fs = FrameScore(pair=w.pos, ref=w.fp.ref, dist=w.fp.dist,
                             time=float(w.fp.time) if plan.timed else None, identical=w.identical,
-                            notes=list(w.notes))
+                            notes=list(w.notes), planes=w if keep_planes else None)
             planes = by_plane[w.pos]
             for suffix, (s, n) in planes.items():
                 for col in columns:
@@ -399,6 +406,8 @@ class VideoScores:
     cap_db: float
     data_range: float
     notes: list[str]
+    #: the worst frame of one column, with its planes' pictures (``score_video(picture=...)``)
+    picture: "FramePicture | None" = None
 
     def worst(self, column: str, k: int = 1) -> list[FrameScore]:
         """The ``k`` worst frames of ``column`` (worst first; NaN and None
@@ -477,18 +486,87 @@ class VideoPooler:
         return VideoScores(self.frames, columns, pooled, pmean, ptotal, self.cap_db, self.data_range, notes)
 
 
+# ---------------------------------------------------------------------------- the worst frame's picture
+
+@dataclass
+class FramePicture:
+    """The worst frame of ``column``: its SSIM map and changed-pixel mask
+    (``maps``, as the image runner keeps them) and the two planes it was
+    scored on (``reference``, ``distorted``: :class:`~.io.LoadedImage`, (H, W, C)
+    at the scored data range; Y alone under ``y`` and ``yuv``)."""
+
+    frame: FrameScore
+    column: str
+    maps: dict
+    reference: LoadedImage
+    distorted: LoadedImage
+
+
+def _rank(column: str, cap_db: float):
+    """A sort key of frames by ``column``, smallest = worst; None for a metric without a direction."""
+    direction = METRICS[COLUMNS[_base(column)]].direction
+    if direction not in (pooling.HIGHER, pooling.LOWER):
+        return None
+    sign = 1.0 if direction == pooling.HIGHER else -1.0
+    capped = _base(column) == "psnr"
+
+    def key(fs: FrameScore) -> float:
+        v = fs.values.get(column)
+        if v is None or math.isnan(v):
+            return math.inf  # never the worst
+        return sign * (min(v, cap_db) if capped else v)
+
+    return key
+
+
+def _picture(fs: FrameScore, column: str, settings: Settings, route: _Route, device) -> FramePicture:
+    """Score the kept planes of ``fs`` once more, with maps (nothing is decoded again)."""
+    work = fs.planes
+    assert work is not None
+    suffix = column[len(_base(column)):]
+    preps = dict(work.preps)
+    prep = preps.get(suffix, work.preps[0][1])
+    run = replace(settings, metrics=("mse",), color=route.color)  # maps come with any metric
+    scored = score_stack([prep], run, torch.device(device), integer=work.integer, identical=work.identical,
+                         keep_maps=True)[0]
+
+    def image(a: np.ndarray, role: str) -> LoadedImage:
+        hwc = np.ascontiguousarray(np.moveaxis(a, 0, 2))
+        return LoadedImage(path=role, pixels=hwc, data_range=float(prep.data_range),
+                           has_alpha=hwc.shape[2] in (2, 4))
+
+    return FramePicture(fs, column, scored.maps or {}, image(prep.reference, "reference"),
+                        image(prep.distorted, "distorted"))
+
+
 def score_video(ref, dist, plan: AlignPlan, settings: Settings, *, color: str = "y",
                 device: torch.device | str = "cpu", batch: int = 1, cap_db: float | None = None,
-                on_frame=None) -> VideoScores:
+                on_frame=None, picture: str | None = None) -> VideoScores:
     """:func:`score_frames` and :class:`VideoPooler` in one call; ``on_frame``
-    (optional) receives each :class:`FrameScore` as it is computed."""
+    (optional) receives each :class:`FrameScore` as it is computed.
+    ``picture``: a column whose worst frame keeps its planes and gets its
+    maps (:attr:`VideoScores.picture`; that frame is scored once more, never
+    decoded again)."""
     route = _route(ref, dist, color)
     bits = max(ref.info.bit_depth, dist.info.bit_depth) or 8
     pooler = VideoPooler(settings, color, route.data_range, bits, cap_db)
-    for fs in score_frames(ref, dist, plan, settings, color=color, device=device, batch=batch):
+    rank = _rank(picture, pooler.cap_db) if picture else None
+    kept: FrameScore | None = None
+    for fs in score_frames(ref, dist, plan, settings, color=color, device=device, batch=batch,
+                           keep_planes=rank is not None):
+        if rank is not None:
+            if kept is None or rank(fs) < rank(kept):  # ties keep the first
+                if kept is not None:
+                    kept.planes = None
+                kept = fs
+            else:
+                fs.planes = None
         pooler.add(fs)
         if on_frame is not None:
             on_frame(fs)
     result = pooler.result()
     result.notes[:0] = list(route.notes) + list(plan.notes)
+    if kept is not None and picture is not None:
+        result.picture = _picture(kept, picture, settings, route, device)
+        kept.planes = None
     return result

@@ -20,7 +20,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("metrics",),
     ("losses",),
     ("scoring",),
-    ("video_scoring",),
+    ("video_scoring", "video_pairs"),
     ("runner",),
     ("engines",),
     ("gate",),

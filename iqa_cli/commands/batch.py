@@ -8,7 +8,8 @@ import click
 
 from ..status import ExitCode, PairStatus, exit_code
 from .guard import err, guarded, nothing_found, print_warnings, report_row_errors
-from .options import CONTEXT, asked_metrics, explicit, metric_options, output_options, pairing_options, prepare_device
+from .options import (CONTEXT, asked_metrics, explicit, holds_sequences, metric_options, output_options,
+                      pairing_options, prepare_device)
 from .progress import score
 
 
@@ -32,11 +33,14 @@ from .progress import score
 @output_options
 @guarded
 def batch(ref_dir: str, dist_dir: str, match, include, exclude, worst, shard, resume, scheduler, scheduler_file,
-          chunk, fmt, output, csv_path, json_path, workers, quiet, no_progress, debug, device, **settings_kw) -> int:
+          chunk, fmt, output, csv_path, json_path, per_frame, workers, quiet, no_progress, debug, device,
+          **settings_kw) -> int:
     """Score every pair of REF_DIR and DIST_DIR, paired by relative path (recursive).
 
     Files present on one side only become missing_reference / missing_distorted
-    rows; unreadable files become error rows; the batch always goes on.
+    rows; unreadable files become error rows; the batch always goes on. Videos
+    pair with videos as images do with images (a folder of frames inside is
+    walked as images, frame by frame).
     """
     from ..report.outputs import Outputs
     from ..results import summarize
@@ -76,7 +80,8 @@ def batch(ref_dir: str, dist_dir: str, match, include, exclude, worst, shard, re
     engine = open_engine(scheduler, scheduler_file, chunk=chunk)
     settings = run_settings(settings, engine=engine.name, shard=str(part) if part else None, cwd=os.getcwd())
     with ExitStack() as stack:
-        log = Resume(output, settings, quiet=quiet) if resume and Resume.existing(output) else None
+        log = Resume(output, settings, quiet=quiet, per_frame=per_frame) \
+            if resume and Resume.existing(output) else None
         if log is not None:
             stack.callback(log.release)
         todo = log.todo(pairs) if log else pairs
@@ -88,8 +93,11 @@ def batch(ref_dir: str, dist_dir: str, match, include, exclude, worst, shard, re
             except EngineUnavailable as e:
                 raise UsageError(f"--scheduler: {e.reason}") from None
             engine.check_paths(todo)
+        video = Outputs.writes_csv(None if log else fmt, None if log else output, csv_path) and \
+            holds_sequences([p for pair in pairs for p in (pair.reference, pair.distorted)])
         out = stack.enter_context(Outputs(settings, fmt=None if log else fmt, output=None if log else output,
-                                          csv_path=csv_path, json_path=json_path, quiet=quiet))
+                                          csv_path=csv_path, json_path=json_path, quiet=quiet, per_frame=per_frame,
+                                          video=video))
         sink = Tee(out, stack.enter_context(log)) if log else out
         new = score(todo, settings, sink, workers=workers, progress=not (quiet or no_progress), engine=engine,
                     required=asked_metrics(click.get_current_context(), settings))

@@ -7,9 +7,10 @@ import os
 import click
 
 from ..errors import UsageError
-from ..status import exit_code
+from ..status import PairStatus, exit_code
 from .guard import guarded, report_row_errors
-from .options import CONTEXT, asked_metrics, explicit, metric_options, metrics_named, output_options, prepare_device
+from .options import (CONTEXT, asked_metrics, explicit, holds_sequences, metric_options, metrics_named,
+                      output_options, prepare_device)
 from .progress import score
 
 
@@ -19,25 +20,29 @@ from .progress import score
 @metric_options(protocol_all=True)
 @output_options
 @guarded
-def compare(reference: str, distorted: tuple[str, ...], fmt, output, csv_path, json_path, workers, quiet,
+def compare(reference: str, distorted: tuple[str, ...], fmt, output, csv_path, json_path, per_frame, workers, quiet,
             no_progress, debug, device, **settings_kw) -> int:
-    """Score REFERENCE against one or more DISTORTED images."""
+    """Score REFERENCE against one or more DISTORTED images, videos or frame
+    sequences (a folder of numbered frames, an animated GIF/PNG/WebP)."""
     from ..pairing import pair_files
     from ..report.outputs import Outputs
     from ..results import summarize
 
-    if os.path.isdir(reference):
-        raise UsageError(f"{reference}: is a directory (use `iqa batch REF_DIR DIST_DIR` for folders)")
     if settings_kw["protocol"] == "all":
         return _all_protocols(reference, distorted, fmt, output, csv_path, json_path, workers, device, settings_kw)
     settings = prepare_device(device, settings_kw, explicit(click.get_current_context()))
     pairs = pair_files(reference, list(distorted))
-    with Outputs(settings, fmt=fmt, output=output, csv_path=csv_path, json_path=json_path, quiet=quiet) as out:
+    video = Outputs.writes_csv(fmt, output, csv_path) and holds_sequences([reference, *distorted])
+    with Outputs(settings, fmt=fmt, output=output, csv_path=csv_path, json_path=json_path, quiet=quiet,
+                 per_frame=per_frame, video=video) as out:
         results = score(pairs, settings, out, workers=workers, progress=not (quiet or no_progress),
                         required=asked_metrics(click.get_current_context(), settings))
         summary = summarize(results, settings.columns)
         out.finish(results, summary, worst=0)
     report_row_errors(results)
+    if os.path.isdir(reference) and any(r.status == PairStatus.ERROR for r in results):
+        click.echo("iqa: a folder is read as numbered frames here; `iqa batch REF_DIR DIST_DIR` pairs the files of "
+                   "two folders by name", err=True)
     return exit_code(r.status for r in results)
 
 

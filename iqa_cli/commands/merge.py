@@ -110,7 +110,8 @@ def merge(parts, fmt, output, csv_path, json_path, worst, quiet, debug) -> int:
         err("nothing to merge: the parts hold no pairs")
         return ExitCode.NOTHING
     summary = summarize(results, settings.columns)
-    with Outputs(settings, fmt=fmt, output=output, csv_path=csv_path, json_path=json_path, quiet=quiet) as out:
+    with Outputs(settings, fmt=fmt, output=output, csv_path=csv_path, json_path=json_path, quiet=quiet,
+                 video=any(r.video is not None for r in results)) as out:
         for r in results:
             out.pair(r)
         out.finish(results, summary, worst=worst, title=None)

@@ -17,15 +17,16 @@ CONTEXT = dict(help_option_names=["-h", "--help"], max_content_width=100)
 
 
 def report_path_cb(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    """Refuse a report path that is an image file: a bare ``--json``/``--csv``
+    """Refuse a report path that is an image or video file: a bare ``--json``/``--csv``
     placed before the arguments would otherwise take REFERENCE as its FILE
     and overwrite it."""
-    from ..pairing import IMAGE_EXTENSIONS
+    from ..pairing import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 
-    if value and value != "-" and os.path.splitext(value)[1].lower() in IMAGE_EXTENSIONS:
+    ext = os.path.splitext(value)[1].lower() if value and value != "-" else ""
+    if ext in IMAGE_EXTENSIONS or ext in VIDEO_EXTENSIONS:
         raise click.BadParameter(
-            f"{value!r} looks like an image, not a report file (a bare flag writes to stdout: "
-            f"put it after the image arguments or write `{param.opts[-1]} -`)"
+            f"{value!r} looks like {'an image' if ext in IMAGE_EXTENSIONS else 'a video'}, not a report file "
+            f"(a bare flag writes to stdout: put it after the image arguments or write `{param.opts[-1]} -`)"
         )
     return value
 
@@ -81,9 +82,12 @@ def setting_option(decl: Any, *, default: Any = _UNSET, help: str | None = None,
     metavar = decl.metavar or ("[" + "|".join((*decl.choices, *extra)) + "]" if decl.choices
                                else _METAVAR.get(decl.kind))
     shown = default not in (None, ()) and decl.kind not in ("metrics",)
+    bare = {} if decl.flag_value is None else {"is_flag": False, "flag_value": str(decl.flag_value)}
+    if bare:
+        metavar = f"[{metavar}]"
     return click.option(*decls, decl.name, default=None if decl.kind == "metrics" else default,
                         callback=callback, metavar=metavar, help=text, multiple=decl.multiple,
-                        show_default=shown)
+                        show_default=shown, **bare)
 
 
 def metric_options(fn: Callable | None = None, *, profile: Any = None, protocol_all: bool = False) -> Callable:
@@ -124,6 +128,9 @@ def output_options(fn: Callable) -> Callable:
                      help="Also write CSV to FILE (bare flag: stdout)."),
         click.option("--json", "json_path", is_flag=False, flag_value="-", default=None, callback=report_path_cb, metavar="[FILE]",
                      help="Also write JSON to FILE (bare flag: stdout)."),
+        click.option("--per-frame", is_flag=True,
+                     help="Videos and other frame sequences: also one row per frame (JSONL lines, CSV rows, a "
+                     "`frames` array in JSON, a table per video). Changes no number."),
         click.option("--workers", type=click.IntRange(min=1), default=None,
                      help="Decoding threads (default: number of cores, at most 8)."),
         click.option("-q", "--quiet", is_flag=True, help="No table and no progress bar."),
@@ -131,6 +138,14 @@ def output_options(fn: Callable) -> Callable:
         click.option("--debug", is_flag=True, help="Show tracebacks."),
     ]
     return apply_options(fn, opts)
+
+
+def holds_sequences(paths) -> bool:
+    """Whether any of ``paths`` is a frame sequence (a video or a folder by name, a
+    GIF/PNG/WebP by its header): the CSV header must know before the run."""
+    from ..io.frames import is_sequence
+
+    return any(p is not None and is_sequence(p) for p in paths)
 
 
 def metrics_named(ctx: click.Context) -> bool:

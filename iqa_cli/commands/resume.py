@@ -69,10 +69,11 @@ class Resume:
     inside ``with``, new rows are appended (:meth:`pair`) and :meth:`finish`
     writes the summary."""
 
-    def __init__(self, path: str, settings: Settings, *, quiet: bool = False):
+    def __init__(self, path: str, settings: Settings, *, quiet: bool = False, per_frame: bool = False):
         from ..report.lock import HeldFile
 
         self.path = path
+        self.per_frame = per_frame
         self.settings = settings
         self.quiet = quiet
         # one writer per file, as for every output: a run still writing it refuses this one
@@ -131,7 +132,7 @@ class Resume:
             self._stream = open(self.path, "a", encoding="utf-8")
         except OSError as e:
             raise IqaError(f"cannot write: {e.strerror or e}", self.path) from None
-        self._writer = JsonlWriter(self._stream)
+        self._writer = JsonlWriter(self._stream, per_frame=self.per_frame)
         return self
 
     def pair(self, row: PairResult) -> None:

@@ -43,6 +43,7 @@ from .video import is_video, open_video
 
 _NUMBERED = re.compile(r"^(.*?)(\d+)(\D*)$")
 ANIMATION_FORMATS = ("GIF", "PNG", "WEBP")
+_ANIMATED_EXTENSIONS = (".gif", ".png", ".webp", ".apng")  # files that may hold an animation
 
 
 class SequenceError(ImageLoadError):
@@ -275,8 +276,38 @@ def open_animation(path: str | os.PathLike[str], *, max_pixels: int | None = DEF
         notes.append("variable frame durations")
     src.info = StreamInfo(path=spath, kind="animation", width=w, height=h, times=tuple(times), timed=True,
                           interval=interval, vfr=vfr, gaps=gaps, data_range=255.0, bit_depth=8, layout="image",
-                          tick=Fraction(1, 1000), notes=tuple([f"{fmt} animation"] + notes))
+                          tick=Fraction(1, 1000), notes=tuple(notes))
     return src
+
+
+# ---------------------------------------------------------------------------- still images
+
+class StillSource:
+    """A still image as a stream of one frame at time 0 (so that it pairs
+    with an animation or a video, whose other frames then do not pair up)."""
+
+    def __init__(self, info: StreamInfo, image: LoadedImage):
+        self.info = info
+        self.image = image
+
+    @property
+    def path(self) -> str:
+        return self.info.path
+
+    def frames(self) -> Iterator[Frame]:
+        yield Frame(index=0, time=Fraction(0), planes=(), data_range=self.image.data_range, layout="image",
+                    image=self.image)
+
+
+def open_still(path: str | os.PathLike[str], **load_options) -> StillSource:
+    """A still image file (any format :func:`~iqa_cli.io.load_image` reads) as a one-frame stream."""
+    img = load_image(path, **load_options)
+    bits = int(round(np.log2(img.data_range + 1))) if float(img.data_range).is_integer() else 0
+    info = StreamInfo(path=os.fspath(path), kind="image", width=img.width, height=img.height,
+                      times=(Fraction(0),), timed=True, interval=None, vfr=False, gaps=(),
+                      data_range=img.data_range, bit_depth=bits, layout="image",
+                      notes=tuple(img.warnings))
+    return StillSource(info, img)
 
 
 # ---------------------------------------------------------------------------- any source
@@ -287,7 +318,7 @@ def is_sequence(path: str | os.PathLike[str]) -> bool:
     spath = os.fspath(path)
     if os.path.isdir(spath) or is_video(spath):
         return True
-    if os.path.splitext(spath)[1].lower() in (".gif", ".png", ".webp", ".apng"):
+    if os.path.splitext(spath)[1].lower() in _ANIMATED_EXTENSIONS:
         try:
             return animation_frames(spath) > 1
         except SequenceError:
@@ -299,13 +330,15 @@ def open_stream(path: str | os.PathLike[str], *, rate=None, bit_depth: int | Non
                 data_range: float | None = None, max_pixels: int | None = DEFAULT_MAX_PIXELS,
                 exif_transpose: bool = False):
     """A frame source for ``path``: a folder of frames, a video file (by
-    extension), or an image file read frame by frame (an animation, or a
-    still image as one frame). ``rate`` applies to folders only;
-    ``bit_depth``/``data_range``/``exif_transpose`` to folder frames.
+    extension), or an image file read frame by frame (an animated GIF, PNG
+    or WebP; any other image, or one of one frame, as a one-frame stream).
+    ``rate`` applies to folders only; ``bit_depth``/``data_range``/
+    ``exif_transpose`` to folder frames and still images.
 
     Returns:
-        a :class:`~.video.VideoSource`, :class:`FolderSource` or
-        :class:`AnimationSource`, each with ``info`` and ``frames()``.
+        a :class:`~.video.VideoSource`, :class:`FolderSource`,
+        :class:`AnimationSource` or :class:`StillSource`, each with ``info``
+        and ``frames()``.
     """
     spath = os.fspath(path)
     if os.path.isdir(spath):
@@ -313,4 +346,7 @@ def open_stream(path: str | os.PathLike[str], *, rate=None, bit_depth: int | Non
                            exif_transpose=exif_transpose)
     if is_video(spath):
         return open_video(spath)
-    return open_animation(spath, max_pixels=max_pixels)
+    if os.path.splitext(spath)[1].lower() in _ANIMATED_EXTENSIONS and animation_frames(spath) > 1:
+        return open_animation(spath, max_pixels=max_pixels)
+    return open_still(spath, bit_depth=bit_depth, data_range=data_range, max_pixels=max_pixels,
+                      exif_transpose=exif_transpose)

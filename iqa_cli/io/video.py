@@ -33,15 +33,10 @@ from typing import Any, Iterator
 import numpy as np
 
 from ..errors import ImageLoadError, UsageError
+from ..pairing import VIDEO_EXTENSIONS
 from .image import one_line
 from .stream import Frame, StreamInfo, describe_gaps, timing
 from .yuv import AVCOL_RANGE, AVCOL_SPC, AVCOL_SPC_NAMES, YuvFormat, default_matrix
-
-#: file name endings read as video (lower case)
-VIDEO_EXTENSIONS = frozenset({
-    ".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mxf", ".ts", ".m2ts", ".mts", ".mpg", ".mpeg",
-    ".flv", ".wmv", ".ogv", ".y4m", ".nut", ".h264", ".264", ".h265", ".265", ".hevc", ".ivf", ".obu",
-})
 
 INSTALL_HINT = 'pip install "iqa-cli[video]"'
 

@@ -46,6 +46,8 @@ class MetricInfo:
     min_size: int = 1  # smallest side (px) the metric is defined for
     identical: float | None = None  # the value for byte-identical files (None: computed)
     scorer: str = ""  # "module:function" in iqa_cli.metrics scoring this metric
+    #: columns only a video pair has: one value per video pooled a named way (not per frame)
+    video_columns: tuple[Column, ...] = ()
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -91,6 +93,8 @@ METRICS: dict[str, MetricInfo] = {
             "10*log10(L^2 / MSE) per image; inf for identical images. Summaries average the "
             "per-image PSNR.",
             bounds=(0.0, math.inf), gate_units=("dB",), identical=math.inf, scorer="adapters:score_psnr",
+            video_columns=(Column("psnr_mean_db", "PSNR", "mean dB", "2f"),
+                           Column("psnr_total", "PSNR", "total dB", "2f")),
         ),
         MetricInfo(
             "tv", (Column("tv_reference", "TV", "ref", "4f"), Column("tv_distorted", "TV", "dist", "4f")), NEUTRAL, "[0, 2]", "",
@@ -135,14 +139,36 @@ METRICS: dict[str, MetricInfo] = {
     )
 }
 
+#: definitions of the video columns (``iqa metrics``, docs/video.md)
+VIDEO_COLUMN_DEFINITIONS = {
+    "psnr_mean_db": "Video: the mean of per-frame PSNR in dB, each frame capped at 6*bits + 12 dB (60 dB at "
+                    "8 bits; libvmaf's cap), so identical frames count at the cap.",
+    "psnr_total": "Video: PSNR of the total squared error over every sample of every frame, "
+                  "10*log10(L^2 * N / SSE) (FFmpeg's psnr average, libvmaf apsnr).",
+}
+
+#: the planes of YUV video: under colour ``yuv`` each column also has one per plane (``ssim_y``, ``ssim_u``...)
+PLANES: tuple[str, ...] = ("y", "u", "v")
+
+
+def _plane_column(c: Column, plane: str) -> Column:
+    return Column(f"{c.name}_{plane}", c.header, f"{c.sub} {plane.upper()}".strip(), c.format)
+
+
 DEFAULT_METRICS: tuple[str, ...] = tuple(n for n, m in METRICS.items() if m.default)
 ALL_METRICS: tuple[str, ...] = tuple(n for n, m in METRICS.items() if m.in_all)
 LOCAL_METRICS: tuple[str, ...] = tuple(n for n, m in METRICS.items() if not m.in_all)
 
-#: output column -> metric name
-COLUMNS: dict[str, str] = {c.name: m.name for m in METRICS.values() for c in m.columns}
+
+def _all_columns(m: MetricInfo) -> tuple[Column, ...]:
+    own = m.columns + m.video_columns
+    return own + tuple(_plane_column(c, p) for c in own for p in PLANES)
+
+
+#: output column -> metric name (video and plane columns included)
+COLUMNS: dict[str, str] = {c.name: m.name for m in METRICS.values() for c in _all_columns(m)}
 #: output column -> its heading and format
-COLUMN_INFO: dict[str, Column] = {c.name: c for m in METRICS.values() for c in m.columns}
+COLUMN_INFO: dict[str, Column] = {c.name: c for m in METRICS.values() for c in _all_columns(m)}
 
 
 def resolve_metric_names(spec: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
@@ -190,7 +216,22 @@ def named_individually(spec: str | list[str] | tuple[str, ...]) -> tuple[str, ..
         if any(p and p.lower() != "all" for p in parts) else ()
 
 
-def columns_for(metrics: tuple[str, ...] | list[str]) -> list[str]:
-    """Output columns for the given metric names, in registry order."""
-    wanted = set(metrics)
-    return [c.name for m in METRICS.values() if m.name in wanted for c in m.columns]
+def columns_for(metrics: tuple[str, ...] | list[str], *, video: bool = False, planes: bool = False) -> list[str]:
+    """Output columns for the given metric names, in registry order; with
+    ``video``, then the video columns (``psnr_mean_db``, ``psnr_total``); with
+    ``planes``, then each of those per plane (``ssim_y``, ``ssim_u``, ``ssim_v``, ...)."""
+    chosen = [m for m in METRICS.values() if m.name in set(metrics)]
+    own = [c.name for m in chosen for c in m.columns]
+    extra = [c.name for m in chosen for c in m.video_columns] if video else []
+    out = own + extra
+    if planes:
+        out += [f"{c}_{p}" for c in own + extra for p in PLANES]
+    return out
+
+
+def plane_of(column: str) -> tuple[str, str | None]:
+    """(the column without its plane suffix, the plane or None): ``ssim_u`` -> (``ssim``, ``u``)."""
+    base, _, plane = column.rpartition("_")
+    if plane in PLANES and base in COLUMNS:
+        return base, plane
+    return column, None

@@ -6,7 +6,9 @@ No torch and no image decoding here: this module only looks at names.
 Folder pairing
 --------------
 Both trees are walked recursively with :func:`os.scandir`. Only files whose
-extension (compared in lower case) is in :data:`IMAGE_EXTENSIONS` count;
+extension (compared in lower case) is in :data:`INPUT_EXTENSIONS` count
+(images, and videos except ``.ts``: a video pairs with a video as an image
+does with an image; a folder of frames is walked as images, frame by frame);
 hidden files and folders (name starting with ``.``) are skipped. Symbolic
 links to files and to folders are followed; a link that leads back into a
 folder already on the current path (a loop) is not followed and is reported
@@ -38,10 +40,10 @@ from typing import Iterable, Sequence
 from ..errors import UsageError
 from ..spelling import spell
 from .patterns import Pattern, compile_patterns, covered
-from .walk import IMAGE_EXTENSIONS, _check_dir, _walk
+from .walk import IMAGE_EXTENSIONS, INPUT_EXTENSIONS, VIDEO_EXTENSIONS, _check_dir, _walk
 
-__all__ = ["IMAGE_EXTENSIONS", "MATCH_MODES", "Pair", "Pattern", "compile_patterns", "covered", "pair_folders",
-           "pair_files"]
+__all__ = ["IMAGE_EXTENSIONS", "INPUT_EXTENSIONS", "MATCH_MODES", "VIDEO_EXTENSIONS", "Pair", "Pattern",
+           "compile_patterns", "covered", "pair_folders", "pair_files"]
 
 MATCH_MODES = ("path", "stem")
 

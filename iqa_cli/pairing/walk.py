@@ -9,10 +9,18 @@ from pathlib import Path
 from ..errors import UsageError
 from .patterns import Pattern, pattern_hits
 
-#: the file extensions iqa reads (folder walks pick these; reports refuse to overwrite them)
+#: the image file extensions iqa reads (one frame each, or an animation: GIF, PNG, WebP)
 IMAGE_EXTENSIONS: frozenset[str] = frozenset(
     {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm", ".pnm"}
 )
+#: file name endings read as video (lower case; :mod:`iqa_cli.io.video` reads them with PyAV)
+VIDEO_EXTENSIONS: frozenset[str] = frozenset({
+    ".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mxf", ".ts", ".m2ts", ".mts", ".mpg", ".mpeg",
+    ".flv", ".wmv", ".ogv", ".y4m", ".nut", ".h264", ".264", ".h265", ".265", ".hevc", ".ivf", ".obu",
+})
+#: what a folder walk picks up (and reports refuse to overwrite): images and videos, except ``.ts``
+#: (TypeScript as often as an MPEG transport stream), which is read when a file is named
+INPUT_EXTENSIONS: frozenset[str] = IMAGE_EXTENSIONS | (VIDEO_EXTENSIONS - {".ts"})
 
 
 def _dir_id(st: os.stat_result, path: str) -> tuple:
@@ -38,7 +46,7 @@ def _walk(
     warnings: list[str],
     unreadable: dict[str, str] | None = None,
 ) -> list[str]:
-    """Relative POSIX paths of the image files under ``root``.
+    """Relative POSIX paths of the image and video files under ``root`` (:data:`INPUT_EXTENSIONS`).
 
     Exclude patterns prune folders early; includes are applied by the caller.
     An entry with an image name that exists but cannot be an image (a broken
@@ -114,9 +122,9 @@ def _walk(
                     continue
                 subdirs.append((entry.path, rel + "/", chain | {ident}))
             elif is_file:
-                if os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS:
+                if os.path.splitext(name)[1].lower() in INPUT_EXTENSIONS:
                     found.append(rel)
-            elif os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS:
+            elif os.path.splitext(name)[1].lower() in INPUT_EXTENSIONS:
                 found.append(rel)
                 if unreadable is not None:
                     unreadable[rel] = _not_a_file(entry.path)

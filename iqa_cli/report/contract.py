@@ -22,6 +22,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ..metrics.pooling import POOLS
 from ..metrics.registry import COLUMNS, METRICS
 from ..results import SCHEMA
 from ..settings import DECLARED, Setting
@@ -95,10 +96,55 @@ def _metrics_object(values: dict[str, Any]) -> dict[str, Any]:
     return {"type": "object", "propertyNames": {"enum": sorted(COLUMNS)}, "additionalProperties": values}
 
 
-def pair_schema() -> dict[str, Any]:
+def _frame_ref(**extra: Any) -> dict[str, Any]:
+    """One frame of a pair of frame sequences, named by index and time."""
+    props = {"frame": {"type": "integer", "minimum": 0}, "distorted_frame": {"type": "integer", "minimum": 0},
+             "time": {"type": ["number", "null"], "description": "seconds from the reference's first frame; "
+                                                                    "null for frames without a rate"}, **extra}
+    return {"type": "object", "properties": props, "required": list(props), "additionalProperties": False}
+
+
+def video_schema() -> dict[str, Any]:
+    """A pair of frame sequences: counts, every pool of each column, the worst frames."""
+    pools = {"type": "object", "properties": {k: _NUMBER_OR_NULL for k in POOLS}, "required": list(POOLS),
+             "additionalProperties": False}
+    count = {"type": "integer", "minimum": 0}
+    return {
+        "type": "object",
+        "properties": {
+            "frames": {**count, "description": "frame pairs scored"},
+            "reference_frames": count, "distorted_frames": count,
+            "frame_rate": {"type": ["number", "null"]}, "duration": {"type": ["number", "null"]},
+            "timed": {"type": "boolean"},
+            "psnr_cap_db": {"type": "number", "description": "the per-frame PSNR cap of psnr_mean_db and the "
+                                                             "pooled psnr (6 * bits + 12 dB)"},
+            "frames_at_cap": count,
+            "pools": _metrics_object(pools),
+            "worst": _metrics_object(_frame_ref(value=_NUMBER_OR_NULL)),
+            "pictured": _frame_ref(column={"enum": sorted(COLUMNS)}),
+        },
+        "required": ["frames", "reference_frames", "distorted_frames", "frame_rate", "duration", "timed", "pools",
+                     "worst"],
+        "additionalProperties": False,
+    }
+
+
+def frame_schema() -> dict[str, Any]:
+    """One frame's values (``--per-frame``): the image API's values of that frame pair."""
+    return {"type": "object",
+            "properties": {"frame": {"type": "integer", "minimum": 0}, "time": {"type": ["number", "null"]},
+                           "metrics": _metrics_object(_NUMBER_OR_NULL)},
+            "required": ["frame", "time", "metrics"], "additionalProperties": False}
+
+
+def pair_schema(*, frames: bool = True) -> dict[str, Any]:
+    """The pair object; ``frames``: with the ``frames`` array of ``--per-frame`` (the JSON document's)."""
     def nullable(t: str) -> dict[str, Any]:
         return {"type": [t, "null"]}
 
+    extra: dict[str, Any] = {"video": {"$ref": "#/$defs/video"}}
+    if frames:
+        extra["frames"] = {"type": "array", "items": {"$ref": "#/$defs/frame"}}
     return {
         "type": "object",
         "properties": {
@@ -112,6 +158,7 @@ def pair_schema() -> dict[str, Any]:
             "metrics": _metrics_object(_NUMBER_OR_NULL),
             "warnings": {"type": "array", "items": {"type": "string"}},
             "error": nullable("string"),
+            **extra,
         },
         "required": ["reference", "distorted", "status", "width", "height", "channels", "data_range", "metrics",
                      "warnings", "error"],
@@ -178,7 +225,7 @@ def check_schema() -> dict[str, Any]:
 
 def _defs() -> dict[str, Any]:
     return {"settings": settings_schema(), "pair": pair_schema(), "summary": summary_schema(),
-            "check": check_schema()}
+            "check": check_schema(), "video": video_schema(), "frame": frame_schema()}
 
 
 def report_schema() -> dict[str, Any]:
@@ -204,15 +251,22 @@ def report_schema() -> dict[str, Any]:
 
 
 def jsonl_schema() -> dict[str, Any]:
-    """One line of a JSONL stream: settings first, then pairs, then a summary."""
+    """One line of a JSONL stream: settings first, then pairs (each after its
+    frame lines, under ``--per-frame``), then a summary."""
     head = {"schema": {"const": SCHEMA}}
     settings_line = {"type": "object", "properties": {**head, "type": {"const": "settings"},
                                                       "iqa_version": {"type": "string"},
                                                       "settings": {"$ref": "#/$defs/settings"}},
                      "required": ["schema", "type", "iqa_version", "settings"], "additionalProperties": False}
-    pair = pair_schema()
+    pair = pair_schema(frames=False)  # a stream has frame lines instead
     pair_line = {**pair, "properties": {**head, "type": {"const": "pair"}, **pair["properties"]},
                  "required": ["schema", "type", *pair["required"]]}
+    frame = frame_schema()
+    frame_line = {**frame, "properties": {**head, "type": {"const": "frame"},
+                                          "pair": {"type": ["string", "null"],
+                                                   "description": "the pair's reference path"},
+                                          **frame["properties"]},
+                  "required": ["schema", "type", "pair", *frame["required"]]}
     summary_line = {"type": "object", "properties": {**head, "type": {"const": "summary"},
                                                      "iqa_version": {"type": "string"},
                                                      "settings": {"$ref": "#/$defs/settings"},
@@ -220,9 +274,9 @@ def jsonl_schema() -> dict[str, Any]:
                     "required": ["schema", "type", "iqa_version", "settings", "summary"],
                     "additionalProperties": False}
     defs = _defs()
-    del defs["pair"], defs["check"]
+    del defs["pair"], defs["check"], defs["frame"]
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": _BASE + FILES["jsonl"],
-            "title": f"iqa JSONL line ({SCHEMA})", "oneOf": [settings_line, pair_line, summary_line],
+            "title": f"iqa JSONL line ({SCHEMA})", "oneOf": [settings_line, frame_line, pair_line, summary_line],
             "$defs": defs}
 
 

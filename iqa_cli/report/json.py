@@ -17,7 +17,15 @@ line is::
     {"schema": "iqa/2", "type": "settings", "iqa_version": "...", "settings": {...}}
 
 a pair line is the pair object of the JSON document plus ``schema`` and
-``type``; the summary line (absent when the run was interrupted) is::
+``type``. With ``--per-frame``, the frames of a pair of frame sequences come
+just before its pair line, one line each (a pair line closes its frames, so
+frame lines after the last pair line of an interrupted run belong to no
+finished pair)::
+
+    {"schema": "iqa/2", "type": "frame", "pair": <the pair's reference path>,
+     "frame": <0-based reference frame index>, "time": <seconds or null>, "metrics": {...}}
+
+The summary line (absent when the run was interrupted) is::
 
     {"schema": "iqa/2", "type": "summary", "iqa_version": "...",
      "settings": {...}, "summary": {...}}
@@ -91,6 +99,11 @@ def pair_line(result: PairResult) -> dict[str, Any]:
     return {"schema": SCHEMA, "type": "pair", **result.to_json()}
 
 
+def frame_lines(result: PairResult) -> list[dict[str, Any]]:
+    """The JSONL objects of a pair's frames (none for an image pair)."""
+    return [{"schema": SCHEMA, "type": "frame", "pair": result.reference, **f} for f in result.frame_lines()]
+
+
 def summary_line(summary: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
     """The JSONL object that ends a stream."""
     return {
@@ -104,12 +117,14 @@ def summary_line(summary: Mapping[str, Any], settings: Settings) -> dict[str, An
 
 class JsonlWriter:
     """Stream pairs as JSON Lines; each line is written whole and flushed.
+    ``per_frame``: a pair's frame lines before its pair line.
 
     ``count`` is the number of pair lines written so far.
     """
 
-    def __init__(self, stream: IO[str]):
+    def __init__(self, stream: IO[str], *, per_frame: bool = False):
         self.stream = stream
+        self.per_frame = per_frame
         self.count = 0
 
     def _line(self, obj: Mapping[str, Any]) -> None:
@@ -122,6 +137,9 @@ class JsonlWriter:
         self._line(settings_line(settings))
 
     def write_pair(self, result: PairResult) -> None:
+        if self.per_frame:
+            for line in frame_lines(result):
+                self._line(line)
         self._line(pair_line(result))
         self.count += 1
 

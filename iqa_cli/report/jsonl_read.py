@@ -2,7 +2,8 @@
 
 A stream is an optional first settings line
 (``{"schema": "iqa/1", "type": "settings", "settings": {...}}``), pair
-lines, and a summary line that repeats the settings. A run killed
+lines (each after its frame lines, under ``--per-frame``; those are not read
+back), and a summary line that repeats the settings. A run killed
 mid-write leaves a last line without its newline, or one that does not
 parse: it is reported as ``torn`` and left out. Any other bad line is an
 error naming the file and the line. Nothing here opens an image.
@@ -16,9 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import IqaError
-from ..results import READABLE_SCHEMAS, PairResult
+from ..results import MISMATCH_PREFIXES, READABLE_SCHEMAS, PairResult
 from ..status import PairStatus
-
 
 @dataclass
 class Report:
@@ -47,13 +47,14 @@ def _number(v: Any) -> float | int | None:
 def row_from_json(obj: dict[str, Any]) -> PairResult:
     """A row from its pair object (the inverse of ``PairResult.to_json``).
 
-    The wire format writes a size mismatch as ``error``; its message
-    (``size mismatch: ...``, without a path) tells it apart again, so that a
-    re-read batch keeps its exit code.
+    The wire format writes a size mismatch (and frames that do not pair up)
+    as ``error``; its message (``size mismatch: ...``, ``frame mismatch:
+    ...``, without a path) tells it apart again, so that a re-read batch
+    keeps its exit code.
     """
     status = PairStatus(obj["status"])
     error = obj.get("error")
-    if status is PairStatus.ERROR and isinstance(error, str) and error.startswith("size mismatch:"):
+    if status is PairStatus.ERROR and isinstance(error, str) and error.startswith(MISMATCH_PREFIXES):
         status = PairStatus.SIZE_MISMATCH
     metrics = {str(k): _number(v) for k, v in (obj.get("metrics") or {}).items()}
     return PairResult(
@@ -67,6 +68,7 @@ def row_from_json(obj: dict[str, Any]) -> PairResult:
         metrics=metrics,  # type: ignore[arg-type]
         warnings=[str(w) for w in obj.get("warnings") or []],
         error=error,
+        video=obj.get("video"),
     )
 
 
@@ -97,7 +99,7 @@ def read_jsonl(path: str) -> Report:
             kind = obj.get("type")
             if kind == "pair":
                 row = row_from_json(obj)
-            elif kind not in ("settings", "summary"):
+            elif kind not in ("settings", "summary", "frame"):
                 raise ValueError(f"unknown line type {kind!r}")
         except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
             if last or (n == len(lines) - 1 and not lines[-1]):
@@ -107,6 +109,8 @@ def read_jsonl(path: str) -> Report:
         if last:  # a complete object but no newline: the write was cut after it
             rep.torn = True
             break
+        if kind == "frame":  # a pair's frames (--per-frame): its pair line follows; not read back
+            continue
         if kind == "pair":
             rep.rows.append(row)
             rep.end_of_rows = offset

@@ -57,10 +57,13 @@ def _naming(where: str) -> Iterator[None]:
 
 class Outputs:
     """Routes results to stdout (``fmt``) and to files (``output``, ``csv_path``,
-    ``json_path``; ``"-"`` is stdout)."""
+    ``json_path``; ``"-"`` is stdout). ``per_frame``: the frames of pairs of
+    frame sequences too (JSONL lines, CSV rows, the JSON ``frames`` arrays, a
+    table per video); ``video``: the run holds such a pair (the CSV header
+    has the video columns; :meth:`writes_csv` says whether it matters)."""
 
     def __init__(self, settings: Settings, *, fmt: str | None, output: str | None, csv_path: str | None,
-                 json_path: str | None, quiet: bool):
+                 json_path: str | None, quiet: bool, per_frame: bool = False, video: bool = False):
         if fmt is None and output:
             ext = os.path.splitext(output)[1].lower()
             fmt = FORMAT_BY_EXTENSION.get(ext, "table")
@@ -79,6 +82,8 @@ class Outputs:
         if bare:
             self.stdout_fmt = bare[0]
         self.quiet = quiet and self.stdout_fmt == "table"
+        self.per_frame = per_frame
+        self.video = video
         self._streams: list[tuple[str, str, Any]] = []  # (where, format, writer)
         self._finish: list[tuple[str, Callable[[dict], None]]] = []
         self._held: Any = None
@@ -109,13 +114,15 @@ class Outputs:
             held.append(self._held.hold(path, stream=fmt in STREAMED))
         for (fmt, path), h in zip(self.files, held):
             if fmt == "jsonl":
-                self._add_jsonl(path, JsonlWriter(h.open_stream()))
+                self._add_jsonl(path, JsonlWriter(h.open_stream(), per_frame=self.per_frame))
             elif fmt == "csv":
-                self._add_csv(path, CsvWriter(h.open_stream(newline=""), self.settings))
+                self._add_csv(path, CsvWriter(h.open_stream(newline=""), self.settings, video=self.video,
+                                              per_frame=self.per_frame))
         if self.stdout_fmt == "jsonl":
-            self._add_jsonl("the JSONL on stdout", JsonlWriter(sys.stdout))
+            self._add_jsonl("the JSONL on stdout", JsonlWriter(sys.stdout, per_frame=self.per_frame))
         elif self.stdout_fmt == "csv":
-            self._add_csv("the CSV on stdout", CsvWriter(sys.stdout, self.settings))
+            self._add_csv("the CSV on stdout", CsvWriter(sys.stdout, self.settings, video=self.video,
+                                                         per_frame=self.per_frame))
 
     def _add_jsonl(self, where: str, writer: Any) -> None:
         with _naming(where):
@@ -127,6 +134,13 @@ class Outputs:
         with _naming(where):
             writer.write_header()
         self._streams.append((where, "csv", writer))
+
+    @staticmethod
+    def writes_csv(fmt: str | None, output: str | None, csv_path: str | None) -> bool:
+        """Whether these options write CSV (whose header must know before the
+        run whether it holds frame sequences)."""
+        by_name = FORMAT_BY_EXTENSION.get(os.path.splitext(output)[1].lower()) if output else None
+        return bool(csv_path) or fmt == "csv" or (fmt is None and by_name == "csv")
 
     def pair(self, result: PairResult) -> None:
         for where, _, w in self._streams:
@@ -159,7 +173,7 @@ class Outputs:
                 continue
             with atomic_write(path) as fh:
                 if fmt == "json":
-                    doc = doc or document(self.settings, results, summary)
+                    doc = doc or document(self.settings, results, summary, per_frame=self.per_frame)
                     fh.write(to_json_text(doc) + "\n")
                 else:
                     from rich.console import Console
@@ -167,15 +181,16 @@ class Outputs:
                     from .table import render
 
                     render(Console(file=fh, width=120, color_system=None), self.settings, results, summary,
-                           worst=worst, title=title)
+                           worst=worst, title=title, per_frame=self.per_frame)
         if self.stdout_fmt == "json":
-            doc = doc or document(self.settings, results, summary)
+            doc = doc or document(self.settings, results, summary, per_frame=self.per_frame)
             sys.stdout.write(to_json_text(doc) + "\n")
             sys.stdout.flush()
         elif self.stdout_fmt == "table" and not self.quiet:
             from .table import make_console, render
 
-            render(make_console(), self.settings, results, summary, worst=worst, title=title)
+            render(make_console(), self.settings, results, summary, worst=worst, title=title,
+                   per_frame=self.per_frame)
 
     def __exit__(self, *exc: Any) -> None:
         if self._held is not None:

@@ -395,6 +395,54 @@ def _metric_grid(columns: Sequence[str], settings: Settings, cells: list[list[Te
     return [(header(c, settings).split("\n"), [row[j] for row in cells], "right") for j, c in enumerate(columns)]
 
 
+def video_line(r: PairResult, columns: Sequence[str], settings: Settings, uni: bool) -> Text | None:
+    """The line under a pair of frame sequences: frames, pool, and the worst
+    frame of each metric with a better direction (index and time)."""
+    v = r.video
+    if not v or r.status != PairStatus.OK:
+        return None
+    rate = v.get("frame_rate")
+    head = f"{v.get('frames')} frames" + (f" at {rate:.6g} fps" if rate else "")
+    head += f", pooled by {settings.pool}"
+    parts = []
+    for c in columns:
+        info = METRICS.get(COLUMNS.get(c, ""))
+        if info is None or info.direction not in (HIGHER, LOWER) or c not in v.get("worst", {}):
+            continue
+        if c == "mse" and "psnr" in v["worst"]:
+            continue  # the same frame as PSNR's
+        w = v["worst"][c]
+        t = w.get("time")
+        when = f" ({t:.3f} s)" if isinstance(t, (int, float)) else ""
+        col = COLUMN_INFO[c]
+        unit = " dB" if col.sub == "dB" else ""
+        name = col.header if unit else header(c, settings, lines=1)
+        parts.append(f"{name} {format_value(c, w.get('value'), unicode=uni)}{unit} at frame {w['frame']}{when}")
+    text = head + ("; worst " + ", ".join(parts) if parts else "")
+    return Text(text, style="cyan")
+
+
+def _video_columns(results: Sequence[PairResult], columns: Sequence[str]) -> list[str]:
+    """The pooled PSNR columns, when a pair of frame sequences holds them."""
+    held = {c for r in results if r.video is not None for c in r.metrics}
+    return [c for c in ("psnr_mean_db", "psnr_total") if c in held and c not in columns]
+
+
+def _render_frames(console: Console, r: PairResult, columns: Sequence[str], settings: Settings, uni: bool,
+                   label: str) -> None:
+    """``--per-frame`` on the table: one line per frame of a pair of frame sequences."""
+    frames = r.frames or []
+    cols = [c for c in columns if frames and any(c in f.values for f in frames[:1])]
+    cells = [[_value_text(c, f.values.get(c), uni) for c in cols] for f in frames]
+    times = [Text("" if f.time is None else f"{f.time:.3f}") for f in frames]
+    console.print()
+    print_grid(
+        console, uni, [str(f.ref) for f in frames],
+        [(["time", "s"], times, "right"), *_metric_grid(cols, settings, cells)],
+        title=f"frames of {label}", name_header="frame",
+    )
+
+
 def render(
     console: Console,
     settings: Settings,
@@ -403,6 +451,7 @@ def render(
     *,
     worst: int = 5,
     title: str | None = None,
+    per_frame: bool = False,
 ) -> None:
     """Print the report for ``results`` on ``console``.
 
@@ -415,6 +464,11 @@ def render(
        computed when None) and the status counts;
     4. with more than ``worst`` ranked pairs: the ``worst`` worst pairs by the
        first selected metric that has a better direction (``worst=0``: never).
+
+    A pair of frame sequences shows its values pooled by the ``pool``
+    setting, the pooled PSNRs (``psnr_mean_db``, ``psnr_total``) as columns of
+    their own, and a line with its worst frames; ``per_frame``: then a table of
+    its frames.
     """
     results = list(results)
     columns = settings.columns
@@ -423,11 +477,17 @@ def render(
     labels = [namer.label(r) for r in results]
     per_row, groups = group_warnings(results)
 
-    cells = [_metric_cells(r, columns, uni) for r in results]
+    shown = list(columns) + _video_columns(results, columns)
+    cells = [_metric_cells(r, shown, uni) for r in results]
+    details = []
+    for r, w in zip(results, per_row):
+        status, notes = namer.details(r, w)
+        line = video_line(r, columns, settings, uni)
+        details.append((status + ([line] if line is not None else []), notes))
     print_grid(
         console, uni, labels,
-        _metric_grid(columns, settings, cells),
-        details=[namer.details(r, w) for r, w in zip(results, per_row)],
+        _metric_grid(shown, settings, cells),
+        details=details,
         title=title,
     )
     if namer.caption:
@@ -438,6 +498,10 @@ def render(
     line = Text("settings: ", style="bold")
     line.append(settings.describe())
     console.print(line)
+    if per_frame:
+        for r, label in zip(results, labels):
+            if r.frames:
+                _render_frames(console, r, columns, settings, uni, label)
 
     if len(results) > 1:
         if summary is None:
