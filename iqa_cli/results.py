@@ -93,6 +93,19 @@ class PairResult:
                 for f in self.frames or ()]
 
 
+def frame_series(result: PairResult, columns: Iterable[str]) -> dict[str, Any] | None:
+    """A pair's values over its frames, for a chart: ``frame`` (reference
+    indices), ``time`` (seconds, or None for frames without a rate) and
+    ``values`` (column -> one value per frame, None where not computed) for
+    the ``columns`` the frames hold; None for an image pair."""
+    frames = result.frames
+    if not frames:
+        return None
+    held = [c for c in columns if any(f.values.get(c) is not None for f in frames)]
+    return {"frame": [f.ref for f in frames], "time": [f.time for f in frames],
+            "values": {c: [f.values.get(c) for f in frames] for c in held}}
+
+
 def worst_frame_text(video: dict[str, Any] | None, column: str) -> str | None:
     """``"frame 12 (0.480 s)"``: the worst frame of ``column`` in a pair's ``video`` object, or None."""
     w = (video or {}).get("worst", {}).get(column)

@@ -129,8 +129,8 @@ def open_pair(pair: Pair, settings: Settings, regions: tuple = (), mask: str | N
                 if job.error is not None:
                     return job
             sync = check_sync(job.ref, job.dist, job.plan)
-            if sync.verdict == "unchecked" and sync.note:
-                job.notes.append(f"one-frame shift not checked: {sync.note}")
+            if sync.verdict == "unchecked" and sync.note and not sync.note.startswith("fewer than"):
+                job.notes.append(f"one-frame shift check: {sync.note}")  # a short clip needs no note
     except (AlignmentError, SizeMismatchError) as e:  # the frames do not pair up: a regression, as sizes
         job.error, job.mismatch = e, True
     except IqaError as e:
@@ -141,9 +141,11 @@ def open_pair(pair: Pair, settings: Settings, regions: tuple = (), mask: str | N
 
 
 def _focus(settings: Settings, required: Iterable[str]) -> str | None:
-    """The column whose worst frame a report pictures: the first metric the
-    caller requires (a gate's), else the first of the run with a better direction."""
-    for name in [*required, *settings.metrics]:
+    """The column whose worst frame a report pictures: the first metric of
+    the run (in its order) that the caller requires (a gate's), else the
+    first with a better direction."""
+    needed = set(required)
+    for name in [*(m for m in settings.metrics if m in needed), *settings.metrics]:
         info = METRICS.get(name)
         if info is not None and info.direction in (HIGHER, LOWER):
             return info.columns[0].name
@@ -231,8 +233,8 @@ def score_pair(job: VideoJob, settings: Settings, device: torch.device, *, keep_
         row.warnings.append("byte-identical files")
     pm = res.psnr_mean_db.get("")
     if "psnr" in settings.metrics and pm is not None and pm.capped_frames:
-        row.warnings.append(f"psnr_mean_db and pooled psnr: {pm.capped_frames} of {pm.n} frames at the "
-                            f"{res.cap_db:g} dB cap (identical or nearly)")
+        row.warnings.append(f"psnr: {pm.capped_frames} of {pm.n} frames at or above the {res.cap_db:g} dB cap "
+                            "(identical or nearly): counted at the cap in psnr_mean_db and the pooled psnr")
     failed = {m: r for f in res.frames for m, r in f.failed.items()}
     missing = [m for m in settings.metrics if m in required and m in failed
                and all(row.metrics.get(c) is None for c in METRICS[m].column_names)]

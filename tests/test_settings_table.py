@@ -55,6 +55,10 @@ NON_DEFAULT = {
     "ignore": "0,0,4,4",
     "mask": None,  # a file the test writes
     "exif_transpose": True,
+    "frames": "overlap",
+    "offset": "2",
+    "find_offset": "3",
+    "pool": "min",
 }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..metrics.registry import METRICS
+from ..metrics.registry import METRICS, VIDEO_COLUMN_DEFINITIONS
 from .options import CONTEXT
 
 
@@ -17,7 +17,8 @@ def metrics_cmd(fmt: str) -> None:
 
         click.echo(json.dumps([
             {"name": m.name, "columns": list(m.column_names), "direction": m.direction, "range": m.range,
-             "unit": m.unit, "default": m.default, "definition": m.described()}
+             "unit": m.unit, "default": m.default, "definition": m.described(),
+             "video_columns": {c.name: VIDEO_COLUMN_DEFINITIONS[c.name] for c in m.video_columns}}
             for m in METRICS.values()
         ], indent=2))
         return
@@ -31,5 +32,6 @@ def metrics_cmd(fmt: str) -> None:
         better = {"higher": "higher", "lower": "lower"}.get(m.direction, "-")
         name = m.name + ("" if m.default else "\n(on request)")
         rng = m.range + (f" {m.unit}" if m.unit else "")
-        table.add_row(name, better, rng, m.described())
+        video = "".join(f"\n{c.name}: {VIDEO_COLUMN_DEFINITIONS[c.name]}" for c in m.video_columns)
+        table.add_row(name, better, rng, m.described() + video)
     make_console().print(table)

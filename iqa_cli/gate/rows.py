@@ -11,7 +11,7 @@ from typing import Any
 
 from ..formatting import json_number, metric_value, short
 from ..pairing import Pattern, covered
-from ..results import PairResult
+from ..results import PairResult, frame_series, worst_frame_text
 from ..settings import DECLARED
 from ..spelling import spell
 from ..status import CheckStatus, PairStatus
@@ -41,6 +41,10 @@ class CheckRow:
     warnings: list[str] = field(default_factory=list)
     images: dict[str, bytes] = field(default_factory=dict)  # html thumbnails (PNG)
     action: str | None = None  # what an update did (replaced, added, removed)
+    #: a pair of frame sequences: its ``video`` object and values over its frames
+    #: (:func:`~iqa_cli.results.frame_series`) for the reports' charts; not in to_json
+    video: dict[str, Any] | None = None
+    series: dict[str, Any] | None = None
 
     @property
     def failed_gates(self) -> list[GateResult]:
@@ -151,6 +155,12 @@ class Rules:
             if row.failed_gates:
                 row.status, row.regression = FAIL, True
             row.where = where(maps, self.block)
+            if r.video is not None:
+                w = row.worst
+                row.where = frame_where(r.video, w.gate.metric if w else None, row.where)
+        if r.video is not None:
+            row.video = r.video
+            row.series = frame_series(r, CHART_COLUMNS)
         return row
 
     @staticmethod
@@ -200,6 +210,31 @@ def where(maps: dict, block: int) -> str | None:
         if wb:
             parts.append(f"worst block x {wb[0]}, y {wb[1]}")
     return "; ".join(parts) or None
+
+
+#: the columns a report charts over the frames of a video
+CHART_COLUMNS = ("ssim", "psnr", "ms_ssim", "ssim_min", "mse")
+
+
+def frame_where(video: dict[str, Any], metric: str | None, pixels: str | None) -> str | None:
+    """Where a pair of frame sequences changed: the worst frame of the gate's
+    ``metric`` (index and time: with ``pool`` min it is the frame the gate
+    judged), then ``pixels`` (:func:`where` of the frame the report pictures),
+    naming that frame when it is another."""
+    parts = []
+    text = worst_frame_text(video, metric) if metric else None
+    worst = (video.get("worst") or {}).get(metric or "")
+    if text:
+        parts.append(f"worst {metric} at {text}")
+    pic = video.get("pictured")
+    if pixels and pic:
+        if worst and worst.get("frame") == pic.get("frame"):
+            parts.append(pixels)
+        else:
+            t = pic.get("time")
+            when = f" ({t:.3f} s)" if isinstance(t, (int, float)) else ""
+            parts.append(f"frame {pic['frame']}{when}, worst by {pic['column']}: {pixels}")
+    return "; ".join(parts) or pixels
 
 
 def verdict_line(rows: list[CheckRow], changes: list[str], *, updated: bool = False) -> str:

@@ -7,8 +7,11 @@ margin), where the change is, and four images side by side: baseline,
 output, SSIM heatmap (1 - SSIM, black = unchanged, red/yellow/white = worse)
 and the difference mask (changed pixels in red over a faded baseline).
 Images are downscaled to at most 768 px per side (the mask by max-pooling,
-so a one-pixel change stays visible). Passing pairs are listed in a collapsed
-``<details>``. Written atomically.
+so a one-pixel change stays visible). A pair of videos (or other frame
+sequences) also shows its SSIM and PSNR over the frames as an inline SVG
+chart (:mod:`.chart`) with the worst frame marked, and its four images are
+of that frame (the scorer's arrays of it: nothing is decoded again).
+Passing pairs are listed in a collapsed ``<details>``. Written atomically.
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ import html
 import os
 from typing import Any
 
-from ..formatting import metric_value, short
 from ..atomic import atomic_write
+from ..formatting import metric_value, short
+from .chart import frame_chart
 
 _CSS = """
 body{font:14px/1.4 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:1.5em;color:#1b1f23;background:#fff}
@@ -34,6 +38,7 @@ th{background:#f6f8fa} td.l,th.l{text-align:left} tr.bad td{color:#b31d28;font-w
 figure{margin:0;max-width:24%;min-width:200px;flex:1} figure img{width:100%;image-rendering:pixelated;
 border:1px solid #d1d5da;background:repeating-conic-gradient(#eee 0 25%,#fff 0 50%) 0 0/16px 16px}
 figcaption{font-size:.85em;color:#586069} .note{color:#586069} details{margin-top:1em}
+.chart{margin-top:.5em;overflow-x:auto} .chart svg{max-width:100%;height:auto}
 """
 
 
@@ -67,13 +72,23 @@ def _pair_block(row: Any) -> str:
     parts.append(_gate_table(row))
     if row.where:
         parts.append(f'<div class="note">where: {_e(row.where)}</div>')
+    video = getattr(row, "video", None)
     if row.width:
-        parts.append(f'<div class="note">{row.width}x{row.height} px; baseline {_e(row.baseline)}; '
+        frames = f"{video['frames']} frames, " if video else ""
+        parts.append(f'<div class="note">{frames}{row.width}x{row.height} px; baseline {_e(row.baseline)}; '
                      f"output {_e(row.output)}</div>")
+    chart = frame_chart(getattr(row, "series", None), video)
+    if chart:
+        parts.append(f'<div class="chart">{chart}</div>')
     if row.images:
         parts.append('<div class="imgs">')
-        captions = {"baseline": "baseline", "output": "output", "heatmap": "SSIM heatmap (1 - SSIM)",
-                    "mask": "changed pixels (red)"}
+        pic = (video or {}).get("pictured")
+        at = ""
+        if pic:
+            t = pic.get("time")
+            at = f", frame {pic['frame']}" + (f" ({t:.3f} s)" if isinstance(t, (int, float)) else "")
+        captions = {"baseline": "baseline" + at, "output": "output" + at, "heatmap": "SSIM heatmap (1 - SSIM)" + at,
+                    "mask": "changed pixels (red)" + at}
         for name in ("baseline", "output", "heatmap", "mask"):
             if name in row.images:
                 parts.append(f'<figure><img alt="{_e(name)}" src="{data_uri(row.images[name])}">'

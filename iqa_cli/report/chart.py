@@ -1,0 +1,165 @@
+"""A per-frame chart of a video pair as inline SVG (no script, no external file).
+
+One panel per metric (SSIM and PSNR by default) with the values over time
+(frame index when the frames have no times), the pooled mean as a dashed
+line and the worst frame marked in red with its index and time. Long videos
+are drawn from the minimum and maximum of each pixel column, so the worst
+frame is never lost between points. PSNR of identical frames (``inf``) is
+drawn at the cap the pooling uses.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from typing import Any, Sequence
+
+from ..formatting import table_value
+from ..metrics.registry import COLUMN_INFO, COLUMNS, HIGHER, METRICS
+
+WIDTH, PANEL = 720, 130  # pixels
+_LEFT, _RIGHT, _TOP, _BOTTOM = 64, 12, 22, 22
+
+
+def _e(s: Any) -> str:
+    return html.escape(str(s), quote=True)
+
+
+def _points(xs: list[float], ys: list[float | None], width: int) -> list[list[tuple[float, float]]]:
+    """Runs of (x, y) without gaps; more points than 2 per pixel column are
+    thinned to each column's first, minimum, maximum and last point."""
+    runs: list[list[tuple[float, float]]] = [[]]
+    for x, y in zip(xs, ys):
+        if y is None or math.isnan(y):
+            if runs[-1]:
+                runs.append([])
+            continue
+        runs[-1].append((x, y))
+    runs = [r for r in runs if r]
+    if sum(len(r) for r in runs) <= 2 * width:
+        return runs
+    x0, x1 = xs[0], xs[-1]
+    span = (x1 - x0) or 1.0
+    out = []
+    for run in runs:
+        cols: dict[int, list[tuple[float, float]]] = {}
+        for p in run:
+            cols.setdefault(int((p[0] - x0) / span * (width - 1)), []).append(p)
+        thin = []
+        for k in sorted(cols):
+            c = cols[k]
+            keep = {0, len(c) - 1, min(range(len(c)), key=lambda i: c[i][1]), max(range(len(c)), key=lambda i: c[i][1])}
+            thin += [c[i] for i in sorted(keep)]
+        out.append(thin)
+    return out
+
+
+def _panel(column: str, xs: list[float], frames: list[int], values: list[Any], video: dict[str, Any], y0: int,
+           x_label: str) -> str:
+    """One metric's panel at height ``y0``; ``frames``: the reference index of each point."""
+    info = COLUMN_INFO[column]
+    cap = video.get("psnr_cap_db")
+    base = COLUMNS[column]
+    ys = []
+    for v in values:
+        v = None if v is None else float(v)
+        if v is not None and base == "psnr" and cap is not None and v > cap:
+            v = float(cap)  # identical frames at the cap, as pooled
+        ys.append(v)
+    valid = [y for y in ys if y is not None and not math.isnan(y)]
+    if not valid:
+        return ""
+    lo, hi = min(valid), max(valid)
+    if hi - lo < 1e-12:
+        lo, hi = lo - 0.5 * (abs(lo) * 1e-3 + 1e-6), hi + 0.5 * (abs(hi) * 1e-3 + 1e-6)
+    pad = (hi - lo) * 0.08
+    lo, hi = lo - pad, hi + pad
+    x0, x1 = xs[0], xs[-1]
+    plot_w, plot_h = WIDTH - _LEFT - _RIGHT, PANEL - _TOP - _BOTTOM
+
+    def sx(x: float) -> float:
+        return _LEFT + (0.0 if x1 == x0 else (x - x0) / (x1 - x0)) * plot_w
+
+    def sy(y: float) -> float:
+        return y0 + _TOP + (hi - y) / (hi - lo) * plot_h
+
+    unit = f" {info.sub}" if info.sub else ""
+    pools = (video.get("pools") or {}).get(column, {})
+    mean = pools.get("mean")
+    title = f"{info.header}{unit} per frame"
+    if isinstance(mean, (int, float)):
+        title += f"; mean {table_value(column, mean)}"
+    if isinstance(pools.get("min"), (int, float)):
+        word = "min" if METRICS[base].direction == HIGHER else "max"
+        title += f", {word} {table_value(column, pools['min'])}"
+    out = [f'<text x="{_LEFT}" y="{y0 + 14}" class="t">{_e(title)}</text>',
+           f'<rect x="{_LEFT}" y="{y0 + _TOP}" width="{plot_w}" height="{plot_h}" class="frame"/>']
+    for v in (hi - pad, lo + pad):
+        out.append(f'<text x="{_LEFT - 4}" y="{sy(v) + 4:.1f}" class="y">{_e(table_value(column, v))}</text>')
+    if isinstance(mean, (int, float)) and lo <= mean <= hi:
+        out.append(f'<line x1="{_LEFT}" x2="{_LEFT + plot_w}" y1="{sy(mean):.1f}" y2="{sy(mean):.1f}" class="mean"/>')
+    for run in _points(xs, ys, plot_w):
+        pts = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in run)
+        if len(run) == 1:
+            x, y = run[0]
+            out.append(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="1.5" class="dot"/>')
+        else:
+            out.append(f'<polyline points="{pts}" class="line"/>')
+    worst = (video.get("worst") or {}).get(column)
+    if worst is not None:
+        i = next((k for k, f in enumerate(frames) if f == worst.get("frame")), None)
+        if i is not None and ys[i] is not None and not math.isnan(ys[i]):
+            x, y = sx(xs[i]), sy(ys[i])
+            t = worst.get("time")
+            label = f"worst: frame {worst['frame']}" + (f" ({t:.3f} s)" if isinstance(t, (int, float)) else "")
+            anchor = "end" if x > _LEFT + plot_w * 0.7 else "start"
+            dx = -6 if anchor == "end" else 6
+            out.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{y0 + _TOP}" y2="{y0 + _TOP + plot_h}" class="worst"/>'
+                       f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" class="wdot"/>'
+                       f'<text x="{x + dx:.1f}" y="{y0 + _TOP + 12}" class="w" text-anchor="{anchor}">{_e(label)}</text>')
+    out.append(f'<text x="{_LEFT}" y="{y0 + PANEL - 6}" class="x">{_e(_x_text(x0, x_label))}</text>'
+               f'<text x="{_LEFT + plot_w}" y="{y0 + PANEL - 6}" class="x" text-anchor="end">'
+               f"{_e(_x_text(x1, x_label))}</text>")
+    return "".join(out)
+
+
+def _x_text(x: float, label: str) -> str:
+    return f"{x:.3f} s" if label == "time" else f"frame {int(x)}"
+
+
+def chart_columns(series: dict[str, Any], wanted: Sequence[str] = ("ssim", "psnr")) -> list[str]:
+    """The columns charted: ``wanted`` that the series holds, else its first one or two."""
+    held = list(series.get("values", {}))
+    chosen = [c for c in wanted if c in held]
+    return chosen or held[:2]
+
+
+def frame_chart(series: dict[str, Any] | None, video: dict[str, Any] | None, *,
+                columns: Sequence[str] = ("ssim", "psnr")) -> str:
+    """The inline ``<svg>`` of ``series`` (:func:`~iqa_cli.results.frame_series`),
+    one panel per column; ``""`` when there is nothing to draw."""
+    if not series or not series.get("frame"):
+        return ""
+    video = video or {}
+    frames = list(series["frame"])
+    times = list(series.get("time") or [])
+    timed = bool(times) and all(isinstance(t, (int, float)) for t in times)
+    xs = [float(t) for t in times] if timed else [float(f) for f in frames]
+    cols = chart_columns(series, columns)
+    panels = []
+    for c in cols:
+        p = _panel(c, xs, frames, series["values"][c], video, len(panels) * PANEL, "time" if timed else "frame")
+        if p:
+            panels.append(p)
+    if not panels:
+        return ""
+    height = PANEL * len(panels)
+    label = "per-frame " + " and ".join(COLUMN_INFO[c].header for c in cols)
+    style = ("<style>.t{font:600 12px sans-serif;fill:#1b1f23}.x,.y{font:11px sans-serif;fill:#586069}"
+             ".y{text-anchor:end}.w{font:11px sans-serif;fill:#b31d28}.frame{fill:#fafbfc;stroke:#d1d5da}"
+             ".line{fill:none;stroke:#0366d6;stroke-width:1.2}.dot{fill:#0366d6}"
+             ".mean{stroke:#586069;stroke-dasharray:4 3;stroke-width:1}"
+             ".worst{stroke:#cb2431;stroke-dasharray:2 2}.wdot{fill:#cb2431}</style>")
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="{_e(label)}" class="chart" '
+            f'viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" height="{height}"><title>{_e(label)}</title>'
+            f"{style}{''.join(panels)}</svg>")
