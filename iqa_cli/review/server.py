@@ -315,8 +315,9 @@ class ReviewApp:
         body = self._body(request)
         if isinstance(body, Response):
             return body
-        self.finished.set()
-        return _json(self.session.summary())
+        response = _json(self.session.summary())
+        response.call_on_close(self.finished.set)  # once the answer is sent: the command may exit right after
+        return response
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -377,12 +378,14 @@ class ReviewServer:
 
 
 def serve(session: ReviewSession, *, host: str = "127.0.0.1", port: int = 0, allow_remote: bool = False,
-          open_browser: bool = True, echo: Callable[[str], None] = print) -> dict[str, Any]:
+          open_browser: bool = True, echo: Callable[[str], None] = print,
+          warn: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Serve ``session`` until the page's Finish button or Ctrl-C; returns
-    :meth:`~.session.ReviewSession.summary`."""
+    :meth:`~.session.ReviewSession.summary`. ``echo`` prints the address,
+    ``warn`` (default ``echo``) the warning of a non-loopback host."""
     server = ReviewServer(session, host, port, allow_remote=allow_remote)
     if server.warning:
-        echo(server.warning)
+        (warn or echo)(server.warning)
     with server:
         echo(f"iqa review: {server.url}  (Ctrl-C or the page's Finish button ends it)")
         if open_browser:
