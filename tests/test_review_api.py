@@ -381,3 +381,31 @@ def test_finish_stops_the_command_only_once_its_answer_is_sent(small):
     assert not app.finished.is_set()  # written, not yet closed by the server
     body.close()
     assert app.finished.is_set() and json.loads(data)["left"] == ["a.png"]
+
+
+def test_stopping_the_server_lets_a_decision_being_written_finish(small):
+    """Ctrl-C while an accept writes its files: the command waits for it before it exits."""
+    _, _, session, _ = small
+    entered, release, done = threading.Event(), threading.Event(), threading.Event()
+    real = session.accept
+
+    def slow_accept(paths):
+        entered.set()
+        release.wait(30)
+        out = real(paths)
+        done.set()
+        return out
+
+    session.accept = slow_accept
+    server = ReviewServer(session).start()
+    t = threading.Thread(target=lambda: Http(server).post("/api/accept", {"pairs": ["a.png"]}))
+    t.start()
+    assert entered.wait(30)
+    stopper = threading.Thread(target=server.stop)
+    stopper.start()
+    stopper.join(0.5)
+    assert stopper.is_alive() and not done.is_set()  # still waiting for the accept
+    release.set()
+    stopper.join(30)
+    t.join(30)
+    assert not stopper.is_alive() and done.is_set()

@@ -180,7 +180,7 @@ def run_review(ctx: click.Context, kw: dict[str, Any]) -> int:
     except UsageError as e:
         read_only = str(e)
     single = work.ref_root is None  # two files: BASELINE is a file, its folder holds it
-    root = os.path.dirname(os.path.abspath(kw["baseline"])) if single else kw["baseline"]
+    root = (os.path.dirname(kw["baseline"]) or ".") if single else kw["baseline"]
     # in the order of check's table: failing first, the worst margin first
     ordered = sorted(recorder.records, key=lambda r: (r.row.status == CheckStatus.PASS, r.row.severity))
     session = FileSession(root, ordered, log_path=kw["log_path"] or default_log_path(kw["baseline"]),

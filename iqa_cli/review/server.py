@@ -138,6 +138,8 @@ class ReviewApp:
     def __init__(self, session: ReviewSession):
         self.session = session
         self.finished = threading.Event()
+        self._busy = 0  # requests being handled
+        self._idle = threading.Condition()
         self._static = _static_files()
         self._names: set[str] = set()
         self._port: int | None = None
@@ -221,7 +223,23 @@ class ReviewApp:
 
     # ------------------------------------------------------------------ WSGI
 
+    def drain(self, timeout: float | None = None) -> bool:
+        """Wait until no request is being handled (an accept half-way through
+        its files finishes before the command exits); False on timeout."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._busy == 0, timeout)
+
     def __call__(self, environ: dict, start_response: Callable) -> Any:
+        with self._idle:
+            self._busy += 1
+        try:
+            return self._respond(environ, start_response)
+        finally:
+            with self._idle:
+                self._busy -= 1
+                self._idle.notify_all()
+
+    def _respond(self, environ: dict, start_response: Callable) -> Any:
         request = Request(environ)
         try:
             response = self._guard(request) or self._dispatch(request)
@@ -360,11 +378,13 @@ class ReviewServer:
         return self
 
     def stop(self) -> None:
+        """Stop serving; a decision being written (Ctrl-C during an accept) is finished first."""
         if self._thread is not None:
             self._server.shutdown()
             self._thread.join()
             self._thread = None
         self._server.server_close()
+        self.app.drain(60)
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the page asks to finish (True) or ``timeout`` passes (False)."""
