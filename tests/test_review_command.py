@@ -337,3 +337,29 @@ def test_a_file_rewritten_while_the_check_read_it_cannot_be_accepted(folders, mo
     assert not pair["can_accept"] and "not as the check read it" in pair["refusal"]
     assert any("changed while the check read it" in w for w in pair["warnings"])
     assert s.accept(["f2.png"])["ok"]
+
+
+def test_two_files_review_like_two_files_check(tmp_path):
+    (tmp_path / "b").mkdir()
+    write(tmp_path / "b/logo.png", render(40))
+    changed = render(40)
+    changed[5:25, 5:25] = 0
+    write(tmp_path / "out.png", changed)
+    r = review_cli(tmp_path / "b/logo.png", tmp_path / "out.png", "--accept", "*")
+    assert r.exit_code == 0 and f"replaced {tmp_path / 'b/logo.png'} (from {tmp_path / 'out.png'})" in r.stdout
+    assert (tmp_path / "b/logo.png").read_bytes() == (tmp_path / "out.png").read_bytes()
+    r = review_cli(tmp_path / "b/new.png", tmp_path / "out.png", "--accept", "*")  # NEW: the file BASELINE names
+    assert r.exit_code == 0 and (tmp_path / "b/new.png").read_bytes() == (tmp_path / "out.png").read_bytes()
+    assert (tmp_path / "b/.iqa-review.jsonl").exists()  # beside the baseline file
+
+
+def test_from_report_pairs_as_the_config_says(folders, monkeypatch):
+    """A report does not record the pairing; the repository's config (the one CI read) still gives it."""
+    root, b, o = folders
+    (root / "iqa.toml").write_text('[check]\nexclude = ["sub/**", "broken.png"]\ntolerance = 3\n')
+    monkeypatch.chdir(root)
+    report = _ci_run(root, b, o)
+    r = review_cli(b, root / "downloaded", "--from-report", str(report), "--accept", "none")
+    assert "not in the report" not in r.stderr and "CI's verdict" not in r.stderr, r.stderr
+    assert verdict(r.stdout).startswith("FAIL: 5 of 7 pairs failed") and r.exit_code == 1
+    assert json.loads(report.read_text())["settings"]["tolerance"] == 3

@@ -71,10 +71,17 @@ def _layered(ctx: click.Context, kw: dict[str, Any], cfg: Config) -> tuple[dict[
     return values, given
 
 
-def gating_from_config(ctx: click.Context, kw: dict[str, Any]) -> Gating:
-    """The gating of a check run here: the command line, then the config, then the check profile."""
+def layered(ctx: click.Context, kw: dict[str, Any]) -> tuple[dict[str, Any], set[str], Config]:
+    """Every option's value after the config (the command line wins), the
+    names the user chose, and the config read."""
     cfg = _config(kw)
     values, given = _layered(ctx, kw, cfg)
+    return values, given, cfg
+
+
+def gating_from_config(ctx: click.Context, kw: dict[str, Any]) -> Gating:
+    """The gating of a check run here: the command line, then the config, then the check profile."""
+    values, given, cfg = layered(ctx, kw)
     source = "command line" if "fail_if" in explicit(ctx) else (cfg.path or "config")
     gates = parse_gates(values["fail_if"], source) if values["fail_if"] else parse_gates(CHECK.gates, "default")
     overrides = []

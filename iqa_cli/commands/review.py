@@ -90,21 +90,24 @@ def review(**kw: Any) -> int:
 def _from_report_gating(ctx: click.Context, kw: dict[str, Any], report: Any) -> Any:
     """The gating of the CI run the report records: its settings (the device
     this machine's), gates, overrides, CI and NEW policy. Options that would
-    change them are refused: the point is to see what CI saw."""
+    change them are refused: the point is to see what CI saw. The pairing
+    keys, which a report does not record, come from the command line and the
+    config as for a check."""
     from ..errors import UsageError
     from ..gate.profile import GATE
-    from ..settings import DECLARED
+    from ..settings import DECLARED, PAIRING
     from ..spelling import spell
-    from .check_run import Gating
+    from .check_run import Gating, layered
     from .options import explicit
 
-    decided = (set(DECLARED) - {"device"}) | set(GATE) | {"config_path", "no_config"}
+    decided = (set(DECLARED) - {"device"}) | set(GATE)
     clash = [p for p in ctx.command.params if p.name in decided and p.name in explicit(ctx)]
     if clash:
         flag = max(clash[0].opts, key=len)
         raise UsageError(f"{spell('from_report')} scores with the report's settings and gates: drop {flag}")
+    pairing, _, _ = layered(ctx, kw)
     values = {name: getattr(report.settings, name) for name in DECLARED}
-    values.update(device=kw["device"], match=kw["match"], include=kw["include"], exclude=kw["exclude"])
+    values.update({name: pairing[name] for name in PAIRING}, device=kw["device"])
     return Gating(report.gates, report.overrides, values, set(), report.ci, report.allow_new, None)
 
 
