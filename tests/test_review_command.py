@@ -285,6 +285,19 @@ def test_the_pictures_are_check_save_diffs_pictures_drawn_from_the_arrays(tmp_pa
     assert len(work.rows) == 12
 
 
+def test_past_the_memory_budget_the_pictures_are_drawn_at_once_and_the_same(tmp_path, monkeypatch):
+    b, o = rs.make(tmp_path)
+    monkeypatch.setenv("CI", "true")
+    lazy, eager = Recorder(), Recorder(budget=0)
+    for rec in (lazy, eager):
+        work_of(review, [str(b), str(o), "--no-progress"], keep=rec, before=lambda w, rec=rec: rec.stamp(w.pairs))
+    assert lazy.kept > 0 and eager.kept == 0
+    for a, e in zip(lazy.records, eager.records):
+        assert set(a.images) == set(e.images)
+        assert all(callable(v) for v in a.images.values()) and all(isinstance(v, bytes) for v in e.images.values())
+        assert {k: v() for k, v in a.images.items()} == e.images
+
+
 def test_deep_and_float_images_say_how_they_are_shown_and_keep_their_raw_samples(tmp_path, monkeypatch):
     import tifffile
 

@@ -95,13 +95,28 @@ def record_of(row: CheckRow, result: PairResult, *, keep: bool = True) -> PairRe
         images=pictures(maps, images) if keep else {}, arrays=arrays, row=row)
 
 
+#: decoded samples and maps kept for drawing later; beyond it a pair's pictures are drawn at once and
+#: its arrays let go (a PNG is a fraction of the float SSIM map it comes from)
+KEEP_BYTES = 2 << 30
+
+
+def _nbytes(result: PairResult) -> int:
+    arrays = [v for v in (result.maps or {}).values() if v is not None]
+    arrays += [v.pixels for v in (result.display or {}).values() if v is not None]
+    return sum(int(getattr(a, "nbytes", 0)) for a in arrays)
+
+
 class Recorder:
     """Makes the review records while a check scores its pairs (the ``keep``
     hook of :func:`iqa_cli.commands.check_run.check_work`); :meth:`stamp`
-    runs before the scoring starts."""
+    runs before the scoring starts. ``budget``: bytes of arrays kept for
+    lazy drawing (:data:`KEEP_BYTES`); the pairs past it get their pictures
+    drawn at once, and no raw samples."""
 
-    def __init__(self) -> None:
+    def __init__(self, budget: int = KEEP_BYTES) -> None:
         self.records: list[PairRecord] = []
+        self.budget = budget
+        self.kept = 0
         self._stamps: dict[str, Stamp | None] = {}
 
     def stamp(self, pairs: Iterable[Any]) -> None:
@@ -127,6 +142,13 @@ class Recorder:
     def __call__(self, row: CheckRow, result: PairResult) -> None:
         decide = row.status != CheckStatus.PASS
         rec = record_of(row, result, keep=decide)
+        if decide:
+            size = _nbytes(result)
+            if self.kept + size > self.budget:
+                rec.images = {k: draw() for k, draw in rec.images.items()}  # PNG bytes; the arrays can go
+                rec.arrays = None
+            else:
+                self.kept += size
         if decide and row.status != CheckStatus.ERROR:  # what an accept may copy or replace
             rec.baseline_sha256 = self._hash(row.baseline, rec)
             rec.output_sha256 = self._hash(row.output, rec)
