@@ -24,7 +24,6 @@ def _help() -> str:
     return f"""Run `iqa check` on BASELINE and OUTPUT, then look at every pair that needs a
 decision in a local web page and accept or reject it, one at a time.
 
-\b
 It takes the check's options (settings, gates, config, pairing), so it finds
 what `iqa check` finds (default gates: {", ".join(CHECK.gates)}, after a
 tolerance of {CHECK.defaults["tolerance"]:g} levels). The page (served on 127.0.0.1, a free port unless
