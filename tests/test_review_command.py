@@ -254,7 +254,7 @@ def test_from_report_refuses_what_is_not_a_check_report(folders):
     batch = root / "batch.json"
     assert invoke("batch", "--no-progress", str(b), str(o), "--json", str(batch)).exit_code in (1, 2)
     r = review_cli(b, o, "--from-report", str(batch))
-    assert r.exit_code == 2 and f"{batch}: not the JSON of `iqa check --json`: no \"check\" object" in r.stderr
+    assert r.exit_code == 2 and f"{batch}: not the JSON report of a check: no \"check\" object" in r.stderr
     r = review_cli(b, o, "--from-report", str(root / "absent.json"))
     assert r.exit_code == 2 and "absent.json: cannot read" in r.stderr
 

@@ -41,7 +41,7 @@ class CiReport:
 
 def _need(cond: bool, path: str, what: str) -> None:
     if not cond:
-        raise UsageError(f"not the JSON of `iqa check --json`: {what}", path)
+        raise UsageError(f"not the JSON report of a check: {what}", path)
 
 
 def read_report(path: str) -> CiReport:
