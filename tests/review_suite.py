@@ -163,11 +163,11 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 class ReviewProcess:
-    """``iqa review ... --no-browser --port 0`` as a child process; :attr:`url`
-    is the address it printed. :meth:`finish` presses the page's Finish over
+    """``iqa review ... --no-browser --port 0`` as a child process (``browser``:
+    without ``--no-browser``); :attr:`url` is the address it printed. :meth:`finish` presses the page's Finish over
     the API and returns ``(exit code, stdout, stderr)``."""
 
-    def __init__(self, *args: str, cwd: Path, env: dict | None = None, timeout: float = 120):
+    def __init__(self, *args: str, cwd: Path, env: dict | None = None, timeout: float = 120, browser: bool = False):
         import subprocess
         import sys
         import threading
@@ -175,8 +175,8 @@ class ReviewProcess:
 
         full_env = dict(os.environ, **(env or {}))
         full_env["PYTHONPATH"] = os.pathsep.join([str(REPO), full_env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-        self.proc = subprocess.Popen([sys.executable, "-m", "iqa_cli", "review", "--no-browser", "--port", "0",
-                                      "--no-progress", *args], cwd=cwd, env=full_env, stdout=subprocess.PIPE,
+        self.proc = subprocess.Popen([sys.executable, "-m", "iqa_cli", "review", "--port", "0", "--no-progress",
+                                      *([] if browser else ["--no-browser"]), *args], cwd=cwd, env=full_env, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True)
         self.out: list[str] = []
         self.err: list[str] = []

@@ -7,6 +7,7 @@ import http.client
 import json
 import shutil
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -323,17 +324,26 @@ def test_raw_pixels_of_a_16bit_pair_over_the_api(tmp_path):
 
 
 def test_the_command_serves_the_check_and_finish_prints_the_summary(tmp_path):
-    """A real `iqa review` process (no browser): its pairs are the check's, accepts write at once, a
-    foreign Origin is refused, and Finish answers in full before the process prints the summary and
-    exits with the check's status (here 1: regressions left, no error)."""
+    """A real `iqa review` process (its "browser" a script that notes the address): its pairs are the
+    check's, accepts write at once, a foreign Origin is refused, and Finish answers in full before the
+    process prints the summary and exits with the check's status (here 1: regressions left, no error)."""
     b, o = rs.make(tmp_path)
     for name in rs.ERRORS:
         (b / name).unlink()
         (o / name).unlink()
+    opened = tmp_path / "opened.txt"
+    browser = tmp_path / "browser.sh"  # what $BROWSER names is what `webbrowser` runs
+    browser.write_text(f'#!/bin/sh\nprintf %s "$1" > "{opened}"\n')
+    browser.chmod(0o755)
     proc = rs.ReviewProcess(str(b), str(o), "--host", "0.0.0.0", "--allow-remote", "--log",
-                            str(tmp_path / "r.jsonl"), cwd=tmp_path, env={"CI": "true"})
+                            str(tmp_path / "r.jsonl"), cwd=tmp_path, env={"CI": "true", "BROWSER": f"{browser} %s"},
+                            browser=True)
     try:
         assert proc.url.startswith("http://127.0.0.1:")
+        end = time.monotonic() + 30
+        while not opened.exists() and time.monotonic() < end:
+            time.sleep(0.05)
+        assert opened.read_text() == proc.url  # the browser was pointed at the page
         status, doc = proc.request("GET", "/api/pairs")
         assert status == 200
         pairs = {p["path"]: p for p in doc["pairs"]}
