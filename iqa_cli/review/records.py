@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterable
 from ..errors import IqaError
 from ..gate.rows import CheckRow, bbox
 from ..report import images as im
+from ..report.diffs import change_pictures, shown
 from ..results import PairResult
 from ..status import CheckStatus
 from .session import DISPLAY_8BIT, PairRecord, display_text
@@ -56,20 +57,21 @@ def pictures(maps: dict[str, Any] | None, images: dict[str, Any] | None) -> dict
     for ``--save-diffs`` (ignored pixels hatched)."""
     maps, images = maps or {}, images or {}
     ref, dist = images.get("reference"), images.get("distorted")
-    smap, mask, ignore = maps.get("ssim_map"), maps.get("diff_mask"), maps.get("ignore")
-
-    def shown(img: Any) -> Any:
-        return im.display_image(img.pixels, img.data_range)
-
     out: dict[str, Callable[[], bytes]] = {}
     if ref is not None:
         out["baseline"] = lambda: im.png_bytes(shown(ref))
     if dist is not None:
         out["output"] = lambda: im.png_bytes(shown(dist))
-    if smap is not None and mask is not None:
-        out["heatmap"] = lambda: im.png_bytes(im.hatch(im.ssim_heatmap(smap, mask.shape), ignore))
-        out["mask"] = lambda: im.png_bytes(im.hatch(im.diff_overlay(mask, shown(ref) if ref is not None else None),
-                                                    ignore))
+    if maps.get("ssim_map") is not None and maps.get("diff_mask") is not None:
+        drawn: list = []
+
+        def picture(i: int) -> bytes:
+            if not drawn:  # both from one call, whichever the page asks for first
+                drawn.extend(change_pictures(maps, shown(ref)))
+            return im.png_bytes(drawn[i])
+
+        out["heatmap"] = lambda: picture(0)
+        out["mask"] = lambda: picture(1)
     return out
 
 
