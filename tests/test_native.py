@@ -174,7 +174,7 @@ def test_errors_are_one_line():
     from iqa_cli.metrics import _native
 
     a = np.zeros((20, 20), np.uint8)
-    with pytest.raises(TypeError, match="uint8, uint16, float32 or float64"):
+    with pytest.raises(TypeError, match="uint8, uint16, uint32, float32 or float64"):
         _native.ssim_sums(a, a.astype(np.int32), 255.0, np.ones(11) / 11, 0.0, 0.0, 0, 5)
     with pytest.raises(ValueError, match="out of range"):
         _native.ssim_sums(a, a, 255.0, np.ones(11) / 11, 0.0, 0.0, 0, 11)

@@ -126,6 +126,55 @@ def _plane_sums(planes: int, rows: int, call) -> np.ndarray:
     return out
 
 
+MIN_ITEM = 1 << 15  # output pixels of SSIM per work item at least (~0.15 ms): smaller ones cost more to hand out than they save
+
+
+def _ssim_items(planes: int, ho: int, wo: int) -> list[list[tuple[int, int, int]]]:
+    """Work items of the SSIM kernel, each a list of (plane, first row, end
+    row) strips: about :data:`JOBS` items for large images, fewer for small
+    ones (down to one item, run in the calling thread, holding several whole
+    planes). Strips start on even rows, as the MS-SSIM pass needs for its 2x2
+    decimation; the split depends only on the shape, so SSIM, MS-SSIM's first
+    scale and any thread count give the same sums, bit for bit."""
+    jobs = max(1, min(JOBS, planes * ho * wo // MIN_ITEM))
+    rows = max(STRIP_ROWS, -(-ho * planes // jobs))
+    rows += rows & 1
+    if rows < ho:
+        return [[(p, r, min(r + rows, ho))] for p in range(planes) for r in range(0, ho, rows)]
+    per = max(1, min(planes, -(-planes // jobs)))  # whole planes per item
+    return [[(p, 0, ho) for p in range(p0, min(p0 + per, planes))] for p0 in range(0, planes, per)]
+
+
+def _ssim_pass(xp: np.ndarray, yp: np.ndarray, L: float, g: np.ndarray, c1x2: float, c2x2: float,
+               smap: np.ndarray | None = None, dec: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """Σdl, Σdc, Σdl·dc per plane of (planes, H, W) arrays, float64 (planes, 3),
+    from the kernel's strips in worker threads; with ``smap`` the SSIM map, with
+    ``dec`` msssim.m's 2x2 decimation of x / L and y / L written in the same pass."""
+    planes, h, w = xp.shape
+    k = g.size
+    ho, wo = h - k + 1, w - k + 1
+    items = _ssim_items(planes, ho, wo)
+
+    def job(strips: list[tuple[int, int, int]]) -> list:
+        return [_native.ssim_sums(xp[p], yp[p], L, g, c1x2, c2x2, r0, r1,
+                                  smap[p, r0:r1] if smap is not None else None,
+                                  *((dec[0][p], dec[1][p]) if dec is not None else ()))
+                for p, r0, r1 in strips]
+
+    parts = _run([lambda it=it: job(it) for it in items])
+    out = np.zeros((planes, 3))
+    for strips, sums in zip(items, parts):
+        for (p, _, _), part in zip(strips, sums):
+            out[p] += part
+    return out
+
+
+def _means(sums: np.ndarray, count: float) -> tuple[np.ndarray, np.ndarray]:
+    """(mean SSIM, mean cs) from the sums of dl, dc and dl·dc over ``count`` windows."""
+    dl, dc, dldc = sums.T
+    return (count - 2.0 * dl - 2.0 * dc + 4.0 * dldc) / count, (count - 2.0 * dc) / count
+
+
 def trimmed(window: Tensor) -> np.ndarray:
     """The window as float64 numpy, with symmetric tails below ``TRIM`` × its
     centre tap removed (changes results by < 1e-16; saves work for small σ)."""
@@ -150,23 +199,54 @@ def mean_ssim_cs(
     if h < k or w < k:
         raise ValueError(f"image of {w}x{h} px is smaller than the {k}x{k} SSIM window")
     ho, wo = h - k + 1, w - k + 1
-    xp, yp = _planes(x), _planes(y)
     smap = np.empty((n * c, ho, wo), dtype=np.float64) if keep_map else None
-    L = float(data_range)
-    c1x2, c2x2 = 2.0 * k1 * k1, 2.0 * k2 * k2
-    sums = _plane_sums(
-        n * c,
-        ho,
-        lambda p, r0, r1: _native.ssim_sums(
-            xp[p], yp[p], L, g, c1x2, c2x2, r0, r1, smap[p, r0:r1] if smap is not None else None
-        ),
-    )
-    count = float(ho * wo)
-    dl, dc, dldc = sums.T
-    mean_cs = (count - 2.0 * dc) / count
-    mean_s = (count - 2.0 * dl - 2.0 * dc + 4.0 * dldc) / count
+    sums = _ssim_pass(_planes(x), _planes(y), float(data_range), g, 2.0 * k1 * k1, 2.0 * k2 * k2, smap)
+    mean_s, mean_cs = _means(sums, float(ho * wo))
     as_t = lambda a: torch.from_numpy(np.ascontiguousarray(a)).view(n, c)  # noqa: E731
     return as_t(mean_s), as_t(mean_cs), (torch.from_numpy(smap).view(n, c, ho, wo) if smap is not None else None)
+
+
+def ms_ssim_terms(
+    x: Tensor, y: Tensor, data_range: float, window: Tensor, k1: float, k2: float, levels: int
+) -> tuple[Tensor, Tensor]:
+    """Mean SSIM and mean cs of every scale of msssim.m's pyramid, per (image,
+    channel): float64 (N, C, levels) each, of (N, C, H, W) CPU tensors on the
+    ``[0, data_range]`` scale. One pass per scale computes the SSIM sums and
+    the 2x2 decimation that makes the next scale; the scales live in one
+    buffer allocated up front. Integer images keep integer scales: each
+    sample of scale j + 1 is the exact sum of four of scale j, with data range
+    4L (uint16 from uint8, which cannot overflow in five scales, else uint32),
+    a quarter of float64's memory traffic and closer to the exact means than
+    the float64 means msssim.m takes (float images: float64 means on [0, 1]).
+    Scale 1's numbers are :func:`mean_ssim_cs`'s, bit for bit."""
+    n, c, h, w = x.shape
+    planes = n * c
+    g = np.ascontiguousarray(window.detach().to(torch.float64).cpu().numpy())
+    k = g.size
+    xp, yp, L = _planes(x), _planes(y), float(data_range)
+    kind = np.dtype(np.uint16 if xp.dtype == np.uint8 else np.uint32 if xp.dtype.kind == "u" else np.float64)
+    shapes, hh, ww = [], h, w
+    for _ in range(levels - 1):
+        hh, ww = -(-hh // 2), -(-ww // 2)
+        shapes.append((hh, ww))
+    buf = np.empty(sum(2 * planes * a * b for a, b in shapes), dtype=kind)
+    pyramid, at = [], 0
+    for a, b in shapes:
+        size = planes * a * b
+        pyramid.append((buf[at : at + size].reshape(planes, a, b), buf[at + size : at + 2 * size].reshape(planes, a, b)))
+        at += 2 * size
+    mean_s = np.empty((planes, levels))
+    mean_cs = np.empty((planes, levels))
+    for level in range(levels):
+        hh, ww = xp.shape[1:]
+        if hh < k or ww < k:
+            raise ValueError(f"image of {ww}x{hh} px is smaller than the {k}x{k} SSIM window")
+        dec = pyramid[level] if level < levels - 1 else None
+        sums = _ssim_pass(xp, yp, L, g, 2.0 * k1 * k1, 2.0 * k2 * k2, dec=dec)
+        mean_s[:, level], mean_cs[:, level] = _means(sums, float((hh - k + 1) * (ww - k + 1)))
+        if dec is not None:
+            xp, yp, L = dec[0], dec[1], (4.0 * L if kind.kind == "u" else 1.0)
+    return torch.from_numpy(mean_s).view(n, c, levels), torch.from_numpy(mean_cs).view(n, c, levels)
 
 
 def decimate(f: int, data_range: float, *images: Tensor) -> tuple[Tensor, ...]:
