@@ -56,9 +56,10 @@ def usable(*tensors: Tensor) -> bool:
     return all(t.device.type == "cpu" and t.dtype in _DTYPES and not (grad and t.requires_grad) for t in tensors)
 
 
-def _planes(t: Tensor) -> np.ndarray:
-    """(N, C, H, W) tensor → (N·C, H, W) C-contiguous numpy view (a copy only if strided)."""
-    a = t.detach().reshape(-1, t.shape[-2], t.shape[-1]).numpy()
+def _planes(t: Tensor | np.ndarray) -> np.ndarray:
+    """(N, C, H, W) tensor → (N·C, H, W) C-contiguous numpy view (a copy only if strided);
+    an array of planes passes through."""
+    a = t if isinstance(t, np.ndarray) else t.detach().reshape(-1, t.shape[-2], t.shape[-1]).numpy()
     return np.ascontiguousarray(a)
 
 
@@ -67,7 +68,10 @@ def _run(jobs: list) -> list:
     several threads the calling thread works through the list too, alongside
     ``workers - 1`` pool threads that take the next job as they come free: the
     caller starts at once, however long an idle pool thread takes to wake
-    (the measurements are in bench/README.md)."""
+    (the measurements are in bench/README.md). The call returns (or raises the
+    first error) once every job taken has finished; it does not wait for a
+    helper that took none (waking one costs ~50-100 µs here, more than small
+    calls take), which finds nothing left when it wakes."""
     workers = min(len(jobs), max(1, torch.get_num_threads()))
     if workers <= 1:
         return [job() for job in jobs]
@@ -76,33 +80,38 @@ def _run(jobs: list) -> list:
         if pool is None:
             pool = _pools[workers] = ThreadPoolExecutor(max_workers=workers - 1, thread_name_prefix="iqa-native")
     results: list = [None] * len(jobs)
-    taken = [0]
-    lock = threading.Lock()
+    state = {"next": 0, "running": 0, "error": None}
+    done = threading.Condition()
 
     def drain() -> None:
         while True:
-            with lock:
-                i = taken[0]
-                taken[0] += 1
-            if i >= len(jobs):
-                return
+            with done:
+                i = state["next"]
+                if i >= len(jobs):
+                    return
+                state["next"] = i + 1
+                state["running"] += 1
             try:
                 results[i] = jobs[i]()
-            except BaseException:
-                with lock:
-                    taken[0] = len(jobs)  # the others take no further job
-                raise
+            except BaseException as e:  # noqa: BLE001 - handed to the caller
+                with done:
+                    state["error"] = state["error"] or e
+                    state["next"] = len(jobs)  # the others take no further job
+            finally:
+                with done:
+                    state["running"] -= 1
+                    done.notify_all()
 
-    helpers = [pool.submit(drain) for _ in range(workers - 1)]
+    for _ in range(workers - 1):
+        pool.submit(drain)
     try:
         drain()
     finally:
-        for h in helpers:
-            h.cancel()  # not started yet: nothing left for it
-        wait(helpers)  # no job may still run when this returns or raises
-    for h in helpers:
-        if not h.cancelled():
-            h.result()  # a helper's error
+        with done:  # no job may still run when this returns or raises
+            while state["running"]:
+                done.wait()
+    if state["error"] is not None:
+        raise state["error"]
     return results
 
 
@@ -188,12 +197,15 @@ def trimmed(window: Tensor) -> np.ndarray:
 
 
 def mean_ssim_cs(
-    x: Tensor, y: Tensor, data_range: float, window: Tensor, k1: float, k2: float, keep_map: bool = False
+    x: Tensor | np.ndarray, y: Tensor | np.ndarray, data_range: float, window: Tensor, k1: float, k2: float,
+    keep_map: bool = False, images: tuple[int, int] | None = None,
 ) -> tuple[Tensor, Tensor, Tensor | None]:
     """Per-(image, channel) mean SSIM and mean cs of (N, C, H, W) CPU tensors on
     the ``[0, data_range]`` scale (float64), and the SSIM map if asked; the same
-    contract as :func:`.ssim.mean_ssim_cs` on data already divided by the range."""
-    n, c, h, w = x.shape
+    contract as :func:`.ssim.mean_ssim_cs` on data already divided by the range.
+    x and y may also be (N·C, H, W) arrays (:func:`box_sums`) with ``images`` = (N, C)."""
+    n, c = images if images is not None else x.shape[:2]
+    h, w = x.shape[-2:]
     g = np.ascontiguousarray(window.detach().to(torch.float64).cpu().numpy())
     k = g.size
     if h < k or w < k:
@@ -271,6 +283,34 @@ def decimate2(x: Tensor, y: Tensor, data_range: float) -> tuple[Tensor, Tensor]:
     float64 (N, C, ⌈H/2⌉, ⌈W/2⌉), bit-identical to
     :func:`~._filters.matlab_box_decimate` of ``x.double() / data_range``."""
     return decimate(2, data_range, x, y)  # type: ignore[return-value]
+
+
+def box_sums(f: int, data_range: float, x: Tensor, y: Tensor) -> tuple[np.ndarray, np.ndarray, float]:
+    """ssim.m's f x f box low-pass and decimation of two (N, C, H, W) images
+    as the sums of the samples in each box: (N·C, ⌈H/f⌉, ⌈W/f⌉) arrays with
+    data range f²·L, the returned third value. Integer samples give exact
+    integer sums (uint16 while they fit, else uint32), others float64 sums;
+    the SSIM kernel reads them as stored, dividing once by f²·L (the float64
+    means of :func:`decimate` divide every sample by L and the sum by f²: the
+    numbers agree to ~1e-16, and the sums cost no division)."""
+    n, c, h, w = x.shape
+    xp, yp = _planes(x), _planes(y)
+    top = float(np.iinfo(xp.dtype).max) * f * f if xp.dtype.kind == "u" else None
+    kind = np.float64 if top is None else np.uint16 if top <= 65535 else np.uint32 if top < 2**32 else np.float64
+    shape = (n * c, -(-h // f), -(-w // f))
+    ox, oy = np.empty(shape, dtype=kind), np.empty(shape, dtype=kind)
+    items = _decimate_items(n * c, shape[1], shape[2] * f * f)
+    _run([lambda p=p, i0=i0, i1=i1: _native.box_sums(xp[p], yp[p], f, ox[p], oy[p], i0, i1) for p, i0, i1 in items])
+    return ox, oy, float(data_range) * f * f
+
+
+def _decimate_items(planes: int, rows: int, work_per_row: int) -> list[tuple[int, int, int]]:
+    """(plane, first row, end row) items of a decimation: about :data:`JOBS`
+    for large images, one per plane when each is small (a job handed to a
+    thread costs more than ~MIN_ITEM samples of work)."""
+    jobs = max(1, min(JOBS, planes * rows * work_per_row // (4 * MIN_ITEM)))
+    per = max(1, -(-rows * planes // jobs))
+    return [(p, r, min(r + per, rows)) for p in range(planes) for r in range(0, rows, per)]
 
 
 _NP_INTEGER = {torch.uint8: np.uint8, getattr(torch, "uint16", None): np.uint16}

@@ -568,11 +568,10 @@ def ssim(
     if dtype == torch.float64 and _cpu.usable(x, y):  # the C kernel reads the stored samples
         window = gaussian_window(window_size, sigma)
         f = matlab_downsample_factor(*x.shape[-2:]) if downsample == "matlab" else 1
-        if f > 1:
-            # from the stored samples: no float64 copy of the whole image (the torch branch's bits)
-            x, y = _cpu.decimate(f, data_range, x, y)
-            data_range = 1.0
-        mean_s, _, smap = _cpu.mean_ssim_cs(x, y, data_range, window, k1, k2, keep_map=return_map)
+        images = x.shape[:2]
+        if f > 1:  # the box sums of the stored samples, data range f²·L (exact for integers)
+            x, y, data_range = _cpu.box_sums(f, data_range, x, y)
+        mean_s, _, smap = _cpu.mean_ssim_cs(x, y, data_range, window, k1, k2, keep_map=return_map, images=images)
         values = mean_s.mean(dim=1)
         return (values, smap) if return_map else values
     xs = x.to(dtype) / data_range
