@@ -29,7 +29,7 @@ import torch
 
 from . import _cpu
 from ._filters import gaussian_window, matlab_box_decimate
-from .ssim import Precision, check_data_range, check_pair, compute_dtype, mean_ssim_cs
+from .ssim import Precision, channels_last_hint, check_data_range, check_pair, compute_dtype, mean_ssim_cs
 
 Tensor = torch.Tensor
 
@@ -61,11 +61,12 @@ def check_arguments(x: Tensor, y: Tensor, data_range: float, weights, window_siz
     levels = len(weights)
     if levels < 1:
         raise ValueError("weights must not be empty")
-    h, w = x.shape[-2:]
     need = min_side(levels, window_size)
+    h, w = x.shape[-2:]
     if min(h, w) < need:
         raise ValueError(
-            f"MS-SSIM needs images of at least {need}x{need} px ({levels} scales of an "
+            channels_last_hint(x)
+            or f"MS-SSIM needs images of at least {need}x{need} px ({levels} scales of an "
             f"{window_size}x{window_size} window); got {w}x{h}"
         )
     return data_range, levels
