@@ -135,23 +135,33 @@ def _plane_sums(planes: int, rows: int, call) -> np.ndarray:
     return out
 
 
-MIN_ITEM = 1 << 15  # output pixels of SSIM per work item at least (~0.15 ms): smaller ones cost more to hand out than they save
+MIN_ITEM = 1 << 13  # output pixels of SSIM per work item at least (~40 µs; handing one out costs ~10 µs)
 
 
-def _ssim_items(planes: int, ho: int, wo: int) -> list[list[tuple[int, int, int]]]:
+def _ssim_items(planes: int, ho: int, wo: int) -> list[list[tuple[int, int, int, int, int]]]:
     """Work items of the SSIM kernel, each a list of (plane, first row, end
-    row) strips: about :data:`JOBS` items for large images, fewer for small
-    ones (down to one item, run in the calling thread, holding several whole
-    planes). Strips start on even rows, as the MS-SSIM pass needs for its 2x2
-    decimation; the split depends only on the shape, so SSIM, MS-SSIM's first
-    scale and any thread count give the same sums, bit for bit."""
+    row, first column, end column) pieces: about :data:`JOBS` items for large
+    images, fewer for small ones (down to one, run in the calling thread,
+    holding several whole planes). A plane is cut into groups of whole column
+    blocks first, which costs nothing, and into row strips only beyond that
+    (each costs K - 1 rows of warm-up per block). Strips start on even rows,
+    as the MS-SSIM pass needs for its 2x2 decimation. The split depends only
+    on the shape, so SSIM, MS-SSIM's first scale and any thread count give the
+    same sums, bit for bit."""
     jobs = max(1, min(JOBS, planes * ho * wo // MIN_ITEM))
-    rows = max(STRIP_ROWS, -(-ho * planes // jobs))
+    if jobs <= planes:
+        per = -(-planes // jobs)  # whole planes per item
+        return [[(p, 0, ho, 0, wo) for p in range(p0, min(p0 + per, planes))] for p0 in range(0, planes, per)]
+    block = _native.BLOCK
+    blocks = -(-wo // block)
+    per_plane = -(-jobs // planes)
+    groups = min(blocks, per_plane)
+    cols = -(-blocks // groups) * block
+    strips = -(-per_plane // groups)
+    rows = max(STRIP_ROWS, -(-ho // strips))
     rows += rows & 1
-    if rows < ho:
-        return [[(p, r, min(r + rows, ho))] for p in range(planes) for r in range(0, ho, rows)]
-    per = max(1, min(planes, -(-planes // jobs)))  # whole planes per item
-    return [[(p, 0, ho) for p in range(p0, min(p0 + per, planes))] for p0 in range(0, planes, per)]
+    return [[(p, r, min(r + rows, ho), c, min(c + cols, wo))]
+            for p in range(planes) for r in range(0, ho, rows) for c in range(0, wo, cols)]
 
 
 def _ssim_pass(xp: np.ndarray, yp: np.ndarray, L: float, g: np.ndarray, c1x2: float, c2x2: float,
@@ -164,17 +174,18 @@ def _ssim_pass(xp: np.ndarray, yp: np.ndarray, L: float, g: np.ndarray, c1x2: fl
     ho, wo = h - k + 1, w - k + 1
     items = _ssim_items(planes, ho, wo)
 
-    def job(strips: list[tuple[int, int, int]]) -> list:
+    def job(pieces: list[tuple[int, int, int, int, int]]) -> list:
         return [_native.ssim_sums(xp[p], yp[p], L, g, c1x2, c2x2, r0, r1,
                                   smap[p, r0:r1] if smap is not None else None,
-                                  *((dec[0][p], dec[1][p]) if dec is not None else ()))
-                for p, r0, r1 in strips]
+                                  dec[0][p] if dec is not None else None, dec[1][p] if dec is not None else None,
+                                  c0, c1)
+                for p, r0, r1, c0, c1 in pieces]
 
     parts = _run([lambda it=it: job(it) for it in items])
     out = np.zeros((planes, 3))
-    for strips, sums in zip(items, parts):
-        for (p, _, _), part in zip(strips, sums):
-            out[p] += part
+    for pieces, sums in zip(items, parts):
+        for piece, part in zip(pieces, sums):
+            out[piece[0]] += part
     return out
 
 
@@ -182,6 +193,13 @@ def _means(sums: np.ndarray, count: float) -> tuple[np.ndarray, np.ndarray]:
     """(mean SSIM, mean cs) from the sums of dl, dc and dl·dc over ``count`` windows."""
     dl, dc, dldc = sums.T
     return (count - 2.0 * dl - 2.0 * dc + 4.0 * dldc) / count, (count - 2.0 * dc) / count
+
+
+def _taps(window: Tensor | np.ndarray) -> np.ndarray:
+    """A window as the C kernels take it: C-contiguous float64 numpy."""
+    if isinstance(window, np.ndarray) and window.dtype == np.float64:
+        return np.ascontiguousarray(window)
+    return np.ascontiguousarray(window.detach().to(torch.float64).cpu().numpy())
 
 
 def trimmed(window: Tensor) -> np.ndarray:
@@ -206,7 +224,7 @@ def mean_ssim_cs(
     x and y may also be (N·C, H, W) arrays (:func:`box_sums`) with ``images`` = (N, C)."""
     n, c = images if images is not None else x.shape[:2]
     h, w = x.shape[-2:]
-    g = np.ascontiguousarray(window.detach().to(torch.float64).cpu().numpy())
+    g = _taps(window)
     k = g.size
     if h < k or w < k:
         raise ValueError(f"image of {w}x{h} px is smaller than the {k}x{k} SSIM window")
@@ -233,7 +251,7 @@ def ms_ssim_terms(
     Scale 1's numbers are :func:`mean_ssim_cs`'s, bit for bit."""
     n, c, h, w = x.shape
     planes = n * c
-    g = np.ascontiguousarray(window.detach().to(torch.float64).cpu().numpy())
+    g = _taps(window)
     k = g.size
     xp, yp, L = _planes(x), _planes(y), float(data_range)
     kind = np.dtype(np.uint16 if xp.dtype == np.uint8 else np.uint32 if xp.dtype.kind == "u" else np.float64)

@@ -540,11 +540,17 @@ PASS void dec_row(const double *a, const double *b, Py_ssize_t j0, Py_ssize_t j1
     }
 }
 
-/* The SSIM sums of output rows r0 .. r1-1 (and the map rows, when map; and
- * with dec the decimation of the input rows this strip owns: r0 .. r1-1, and
- * to the bottom when r1 is the last output row; r0 must then be even). */
+/* The SSIM sums of output rows r0 .. r1-1 and columns cb0 .. cb1-1 (whole
+ * column blocks: cb0 a multiple of SBLOCK, cb1 too or the last column; and
+ * the map rows, when map; and with dec the decimation of the input rows and
+ * columns this call owns: rows r0 .. r1-1, and to the bottom when r1 is the
+ * last output row, r0 then even; the columns of its blocks, and to the right
+ * edge with the last block). Splitting the columns among calls costs
+ * nothing (each block filters its own columns and warms its ring up
+ * anyway); splitting the rows costs K - 1 warm-up rows per block. */
 INLINE void ssim_strip(const planes_t *P, const double *g, const int K, double c1x2, double c2x2, Py_ssize_t r0,
-                       Py_ssize_t r1, double *map, swork_t *W, double out[3], dec_t *dec) {
+                       Py_ssize_t r1, Py_ssize_t cb0, Py_ssize_t cb1, double *map, swork_t *W, double out[3],
+                       dec_t *dec) {
     const Py_ssize_t wo = P->w - K + 1, ho = P->h - K + 1;
     const v4 C1 = splat(c1x2), C2 = splat(c2x2);
     const int one_div = c1x2 > 0 && c2x2 > 0;
@@ -552,7 +558,7 @@ INLINE void ssim_strip(const planes_t *P, const double *g, const int K, double c
     const double q = 0.25 * P->inv;
     v4 acc[3] = {{0}, {0}, {0}};
     double tail[3] = {0, 0, 0};
-    for (Py_ssize_t c0 = 0; c0 < wo; c0 += SBLOCK) {
+    for (Py_ssize_t c0 = cb0; c0 < cb1; c0 += SBLOCK) {
         const Py_ssize_t nb = wo - c0 < SBLOCK ? wo - c0 : SBLOCK;
         const Py_ssize_t c_hi = c0 + nb == wo ? P->w : c0 + nb; /* input columns decimated by this block */
         const int odd = c_hi == P->w && (P->w & 1);
@@ -582,11 +588,12 @@ INLINE void ssim_strip(const planes_t *P, const double *g, const int K, double c
 }
 
 IQA_HOT static void ssim_rows(const planes_t *P, const double *g, int K, double c1x2, double c2x2, Py_ssize_t r0,
-                              Py_ssize_t r1, double *map, swork_t *W, double out[3], dec_t *dec) {
+                              Py_ssize_t r1, Py_ssize_t c0, Py_ssize_t c1, double *map, swork_t *W, double out[3],
+                              dec_t *dec) {
     if (K == 11) /* the default window: every tap loop unrolled */
-        ssim_strip(P, g, 11, c1x2, c2x2, r0, r1, map, W, out, dec);
+        ssim_strip(P, g, 11, c1x2, c2x2, r0, r1, c0, c1, map, W, out, dec);
     else
-        ssim_strip(P, g, K, c1x2, c2x2, r0, r1, map, W, out, dec);
+        ssim_strip(P, g, K, c1x2, c2x2, r0, r1, c0, c1, map, W, out, dec);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1087,7 +1094,8 @@ PyDoc_STRVAR(ssim_sums_doc,
              "r0 .. r1-1 (to the last row when r1 is the last output row; r0 must then be even\n"
              "and r1 even or the last output row): float64 means of x / L and y / L, or for\n"
              "integer samples uint16 or uint32 exact sums of the four samples (data range 4L;\n"
-             "OverflowError if one does not fit).");
+             "OverflowError if one does not fit). c0, c1: output columns c0 .. c1-1 only, in whole\n"
+             "blocks of BLOCK columns (c1 may be W-K+1); the map and dec are written there only.");
 
 static int get_out(PyObject *o, Py_buffer *b, Py_ssize_t rows, Py_ssize_t cols, const char *what) {
     if (PyObject_GetBuffer(o, b, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE) < 0) return -1;
@@ -1112,12 +1120,13 @@ static int get_dec(PyObject *o, Py_buffer *b, Py_ssize_t rows, Py_ssize_t cols, 
 }
 
 static PyObject *py_ssim_sums(PyObject *self, PyObject *args, PyObject *kw) {
-    static char *names[] = {"x", "y", "L", "window", "c1x2", "c2x2", "r0", "r1", "map", "dec_x", "dec_y", NULL};
+    static char *names[] = {"x", "y", "L", "window", "c1x2", "c2x2", "r0", "r1", "map", "dec_x", "dec_y", "c0", "c1",
+                            NULL};
     PyObject *xo, *yo, *go, *mo = Py_None, *dxo = Py_None, *dyo = Py_None;
     double L, c1x2, c2x2;
-    Py_ssize_t r0, r1;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOdOddnn|OOO", names, &xo, &yo, &L, &go, &c1x2, &c2x2, &r0, &r1, &mo,
-                                     &dxo, &dyo))
+    Py_ssize_t r0, r1, c0 = 0, c1 = -1;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOdOddnn|OOOnn", names, &xo, &yo, &L, &go, &c1x2, &c2x2, &r0, &r1,
+                                     &mo, &dxo, &dyo, &c0, &c1))
         return NULL;
     Py_buffer bx, by, bg, bm, bdx, bdy;
     planes_t P;
@@ -1127,8 +1136,14 @@ static PyObject *py_ssim_sums(PyObject *self, PyObject *args, PyObject *kw) {
     if (get_taps(go, &bg) < 0) goto done_planes;
     const int K = (int)bg.shape[0];
     if (check_rows(&P, K, r0, r1) < 0) goto done_taps;
+    const Py_ssize_t wo = P.w - K + 1;
+    if (c1 < 0) c1 = wo;
+    if (c0 < 0 || c0 >= c1 || c1 > wo || c0 % SBLOCK || (c1 % SBLOCK && c1 != wo)) {
+        PyErr_Format(PyExc_ValueError, "output columns c0 .. c1 must be whole blocks of %d (or end at %zd)", SBLOCK, wo);
+        goto done_taps;
+    }
     if (mo != Py_None) {
-        if (get_out(mo, &bm, r1 - r0, P.w - K + 1, "map") < 0) goto done_taps;
+        if (get_out(mo, &bm, r1 - r0, wo, "map") < 0) goto done_taps;
         have_map = 1;
     }
     dec_t dec;
@@ -1167,7 +1182,7 @@ static PyObject *py_ssim_sums(PyObject *self, PyObject *args, PyObject *kw) {
     }
     double out[3];
     Py_BEGIN_ALLOW_THREADS
-    ssim_rows(&P, (const double *)bg.buf, K, c1x2, c2x2, r0, r1, have_map ? (double *)bm.buf : NULL, &W, out,
+    ssim_rows(&P, (const double *)bg.buf, K, c1x2, c2x2, r0, r1, c0, c1, have_map ? (double *)bm.buf : NULL, &W, out,
               have_dec ? &dec : NULL);
     Py_END_ALLOW_THREADS
     swork_free(&W);
@@ -1518,4 +1533,11 @@ static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "_native", "iqa's float64 CPU kernels (see _cpu.py).", -1, methods,
 };
 
-PyMODINIT_FUNC PyInit__native(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__native(void) {
+    PyObject *m = PyModule_Create(&module);
+    if (m && PyModule_AddIntConstant(m, "BLOCK", SBLOCK) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

@@ -28,7 +28,7 @@ from typing import Literal, Sequence
 import torch
 
 from . import _cpu
-from ._filters import gaussian_window, matlab_box_decimate
+from ._filters import gaussian_taps, gaussian_window, matlab_box_decimate
 from .ssim import Precision, channels_last_hint, check_data_range, check_pair, compute_dtype, mean_ssim_cs
 
 Tensor = torch.Tensor
@@ -133,12 +133,12 @@ def ms_ssim_and_ssim(
     data_range, levels = check_arguments(x, y, data_range, weights, window_size)
     dtype = compute_dtype(x, precision)
     out_dtype = dtype  # results in the compute dtype (float64 on the CPU by default)
-    window = gaussian_window(window_size, sigma, dtype=dtype, device=x.device)
     if dtype == torch.float64 and _cpu.usable(x, y):  # the C kernel: one pass per scale from the stored samples
-        all_s, all_cs = _cpu.ms_ssim_terms(x, y, data_range, window, k1, k2, levels)
+        all_s, all_cs = _cpu.ms_ssim_terms(x, y, data_range, gaussian_taps(window_size, sigma), k1, k2, levels)
         first = all_s[..., 0].contiguous().mean(dim=1)  # as ssim() reduces it
         stacked = torch.cat([all_cs[..., : levels - 1], all_s[..., levels - 1 :]], dim=-1)
     else:
+        window = gaussian_window(window_size, sigma, dtype=dtype, device=x.device)
         xs, ys = x.to(dtype) / data_range, y.to(dtype) / data_range
         terms = []
         for level in range(levels):

@@ -45,6 +45,7 @@ from ._filters import (
     _band,
     col_tiles_into,
     filter_valid,
+    gaussian_taps,
     gaussian_window,
     matlab_box_decimate,
     matlab_round,
@@ -587,7 +588,7 @@ def ssim(
     dtype = compute_dtype(x, precision)
     out_dtype = dtype  # results in the compute dtype (float64 on the CPU by default)
     if dtype == torch.float64 and _cpu.usable(x, y):  # the C kernel reads the stored samples
-        window = gaussian_window(window_size, sigma)
+        window = gaussian_taps(window_size, sigma)
         images = x.shape[:2]
         if f > 1:  # the box sums of the stored samples, data range f²·L (exact for integers)
             x, y, data_range = _cpu.box_sums(f, data_range, x, y)
