@@ -3,7 +3,8 @@
 Each loss is ``1 − similarity`` (or the metric itself for TV and the mixed
 loss), reduced over the batch with ``reduction`` = ``"mean"`` | ``"sum"`` |
 ``"none"``. Inputs are (N, C, H, W) on the scale ``[0, data_range]``
-(default 1.0, the usual range of network outputs). Gradients are finite for
+(default 1.0, the usual range of network outputs); a loss has its input's
+floating dtype (computed inside in float64 on the CPU). Gradients are finite for
 identical and for anti-correlated inputs; MS-SSIM defaults to
 ``negative="relu"`` here so an anti-correlated batch gives a loss, not NaN.
 """
@@ -21,6 +22,12 @@ from .metrics.ssim import ssim
 from .metrics.tv import total_variation
 
 Tensor = torch.Tensor
+
+
+def _like_input(values: Tensor, x: Tensor) -> Tensor:
+    """The loss in its input's floating dtype (the metrics compute and reduce in
+    float64 on the CPU); the cast is differentiable, so gradients still flow."""
+    return values.to(x.dtype) if x.is_floating_point() and values.dtype != x.dtype else values
 
 
 def _reduce(values: Tensor, reduction: str) -> Tensor:
@@ -50,7 +57,7 @@ class SSIMLoss(_PairLoss):
     """``1 − ssim(x, y)`` per image (see :func:`iqa_cli.ssim` for options)."""
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
-        return _reduce(1 - ssim(x, y, self.data_range, **self.options), self.reduction)
+        return _like_input(_reduce(1 - ssim(x, y, self.data_range, **self.options), self.reduction), x)
 
 
 class MSSSIMLoss(_PairLoss):
@@ -60,7 +67,7 @@ class MSSSIMLoss(_PairLoss):
         super().__init__(data_range, reduction, negative=negative, **options)
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
-        return _reduce(1 - ms_ssim(x, y, self.data_range, **self.options), self.reduction)
+        return _like_input(_reduce(1 - ms_ssim(x, y, self.data_range, **self.options), self.reduction), x)
 
 
 class MixLoss(_PairLoss):
@@ -72,7 +79,7 @@ class MixLoss(_PairLoss):
         super().__init__(data_range, reduction, alpha=alpha, variant=variant, **options)
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
-        return _reduce(mix_loss(x, y, self.data_range, **self.options), self.reduction)
+        return _like_input(_reduce(mix_loss(x, y, self.data_range, **self.options), self.reduction), x)
 
 
 class TVLoss(nn.Module):
@@ -97,4 +104,4 @@ class TVLoss(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         tv = total_variation(x, self.norm, self.tv_reduction, self.eps)
-        return _reduce(self.weight * tv, self.reduction)
+        return _like_input(_reduce(self.weight * tv, self.reduction), x)

@@ -80,7 +80,7 @@ class Suite:
     doc: dict
 
     def session(self, **kw) -> FileSession:
-        return FileSession(str(self.baseline), self.records, **kw)
+        return FileSession(str(self.baseline), self.records, output_root=str(self.output), **kw)
 
     def status(self) -> dict[str, str]:
         return {r.path: str(r.status) for r in self.records}
@@ -98,8 +98,8 @@ def _display_png(path: str | None) -> bytes | None:
         return None
 
 
-def build(root: Path, n: int = 64, *, pretty: bool = False) -> Suite:
-    """Write the 12-pair suite under ``root`` and run ``iqa check`` on it."""
+def make(root: Path, n: int = 64, *, pretty: bool = False) -> tuple[Path, Path]:
+    """Write the 12 pairs' files under ``root``: ``(baseline, output)``."""
     b, o = root / "baseline", root / "output"
     for i, name in enumerate(FAILS):
         img = photo() if (pretty and i == 0) else render(n, seed=i)
@@ -124,6 +124,12 @@ def build(root: Path, n: int = 64, *, pretty: bool = False) -> Suite:
     for i, name in enumerate(PASSES):
         write(b / name, render(n, seed=40 + i))
         shutil.copyfile(b / name, o / name)
+    return b, o
+
+
+def build(root: Path, n: int = 64, *, pretty: bool = False) -> Suite:
+    """Write the 12-pair suite under ``root`` and run ``iqa check`` on it."""
+    b, o = make(root, n, pretty=pretty)
 
     report, diffs = root / "check.json", root / "diffs"
     res = check(b, o, "--json", str(report), "--save-diffs", str(diffs))
@@ -149,3 +155,86 @@ def build(root: Path, n: int = 64, *, pretty: bool = False) -> Suite:
                 **{k: "ERROR" for k in ERRORS}, **{k: "PASS" for k in PASSES}}
     assert suite.status() == expected, suite.status()
     return suite
+
+
+# --------------------------------------------------------------------------- a real `iqa review` process
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+class ReviewProcess:
+    """``iqa review ... --no-browser --port 0`` as a child process (``browser``:
+    without ``--no-browser``); :attr:`url` is the address it printed. :meth:`finish` presses the page's Finish over
+    the API and returns ``(exit code, stdout, stderr)``."""
+
+    def __init__(self, *args: str, cwd: Path, env: dict | None = None, timeout: float = 120, browser: bool = False):
+        import subprocess
+        import sys
+        import threading
+        import time
+
+        full_env = dict(os.environ, **(env or {}))
+        full_env["PYTHONPATH"] = os.pathsep.join([str(REPO), full_env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+        self.proc = subprocess.Popen([sys.executable, "-m", "iqa_cli", "review", "--port", "0", "--no-progress",
+                                      *([] if browser else ["--no-browser"]), *args], cwd=cwd, env=full_env, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+        self.out: list[str] = []
+        self.err: list[str] = []
+        self._readers = [threading.Thread(target=self._read, args=(s, buf), daemon=True)
+                         for s, buf in ((self.proc.stdout, self.out), (self.proc.stderr, self.err))]
+        for t in self._readers:
+            t.start()
+        end = time.monotonic() + timeout
+        self.url = None
+        while time.monotonic() < end and self.url is None:
+            m = next((re.search(r"(http://[^ ]+/)", ln) for ln in self.out if "iqa review: http" in ln), None)
+            if m:
+                self.url = m[1]
+            elif self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        if self.url is None:
+            self.proc.kill()
+            for t in self._readers:
+                t.join(5)
+            raise AssertionError(f"iqa review printed no address:\n{''.join(self.out)}\n{''.join(self.err)}")
+
+    @staticmethod
+    def _read(stream, buf: list[str]) -> None:
+        for line in stream:
+            buf.append(line)
+
+    @property
+    def port(self) -> int:
+        return int(self.url.rstrip("/").rsplit(":", 1)[1])
+
+    def request(self, method: str, path: str, body=None, headers=None):
+        import http.client
+
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        hdrs = dict(headers or {})
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            hdrs.setdefault("Content-Type", "application/json")
+        conn.request(method, path, body=data, headers=hdrs)
+        res = conn.getresponse()
+        raw = res.read()
+        conn.close()
+        return res.status, (json.loads(raw) if "json" in res.getheader("Content-Type", "") else raw)
+
+    def wait(self, timeout: float = 60) -> tuple[int, str, str]:
+        code = self.proc.wait(timeout)
+        for t in self._readers:
+            t.join(10)
+        return code, "".join(self.out), "".join(self.err)
+
+    def finish(self, timeout: float = 60) -> tuple[int, str, str]:
+        status, _ = self.request("POST", "/api/finish", {})
+        assert status == 200
+        return self.wait(timeout)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)

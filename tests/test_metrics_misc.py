@@ -432,6 +432,54 @@ def _make_loss(name, **extra):
     return cls(**kw)
 
 
+@pytest.mark.parametrize("requires_grad", [True, False])
+@pytest.mark.parametrize("name", list(_losses()))
+def test_loss_has_its_inputs_dtype(name, requires_grad):
+    """A float32 batch gets a float32 loss (TVLoss always did; the others returned
+    float64), computed in float64 inside: the same number to float32's precision,
+    and the gradient still reaches the input."""
+    n = _min_side(name)
+    x64, y64 = _smooth_pair((2, 1, n, n + 3), seed=17, noise=0.2)
+    x = x64.float().requires_grad_(requires_grad)
+    y = y64.float()
+    v = _call(_losses()[name](), name, x, y)
+    assert v.dtype == torch.float32, v.dtype
+    ref = _call(_losses()[name](), name, x.detach().double(), y.double())
+    assert ref.dtype == torch.float64 and abs(float(v.detach()) - float(ref)) <= 1e-6
+    if requires_grad:
+        v.backward()
+        assert x.grad is not None and x.grad.dtype == torch.float32 and float(x.grad.abs().sum()) > 0
+
+
+@pytest.mark.parametrize("call", ["ssim", "ms_ssim", "mix_loss", "SSIMLoss", "ssim_matlab"])
+def test_channels_last_input_gets_a_layout_hint(call):
+    """An (N, H, W, C) tensor (numpy/PIL layout) read as (N, C, H, W) used to fail with
+    "smaller than the 11x11 window": the one-line error now says how to permute."""
+    x = torch.rand((2, 190, 180, 3) if call == "ms_ssim" else (2, 64, 48, 3))  # N, H, W, C
+    fns = {
+        "ssim": lambda a: ssim(a, a, 1.0),
+        "ms_ssim": lambda a: ms_ssim(a, a, 1.0),
+        "mix_loss": lambda a: mix_loss(a, a, 1.0),
+        "SSIMLoss": lambda a: SSIMLoss()(a, a),
+        "ssim_matlab": lambda a: ssim(a, a, 1.0, downsample="matlab"),
+    }
+    with pytest.raises(ValueError) as err:
+        fns[call](x)
+    msg = str(err.value)
+    assert "\n" not in msg and "channels-last" in msg and "x.permute(0, 3, 1, 2)" in msg and str(tuple(x.shape)) in msg
+    assert float(fns[call](x.permute(0, 3, 1, 2)).min()) >= 0  # the permuted tensor is scored
+
+
+def test_small_images_that_do_not_look_channels_last_keep_their_message():
+    for shape in [(1, 3, 8, 8), (1, 1, 64, 3), (1, 2, 5, 5)]:  # dim 1 not larger than a last dim of 1-4
+        x = torch.rand(shape)
+        with pytest.raises(ValueError, match="smaller than the 11x11") as err:
+            ssim(x, x, 1.0)
+        assert "channels-last" not in str(err.value)
+    with pytest.raises(ValueError, match="MS-SSIM needs images of at least 176x176"):
+        ms_ssim(torch.rand(1, 3, 100, 100), torch.rand(1, 3, 100, 100), 1.0)
+
+
 def test_msssim_loss_defaults_to_relu_on_anticorrelated_camera():
     x = _camera01().float()
     y = 1.0 - x

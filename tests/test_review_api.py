@@ -7,6 +7,7 @@ import http.client
 import json
 import shutil
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -317,3 +318,104 @@ def test_raw_pixels_of_a_16bit_pair_over_the_api(tmp_path):
     assert pair["raw_pixels"] is True and pair["display"].startswith("16-bit")
     assert c.get("/api/pairs/deep.png/pixel?x=5&y=2", base_url=BASE).json == \
         {"x": 5, "y": 2, "baseline": [40000], "output": [65535]}
+
+
+# --------------------------------------------------------------------------- the command, over HTTP
+
+
+def test_the_command_serves_the_check_and_finish_prints_the_summary(tmp_path):
+    """A real `iqa review` process (its "browser" a script that notes the address): its pairs are the
+    check's, accepts write at once, a foreign Origin is refused, and Finish answers in full before the
+    process prints the summary and exits with the check's status (here 1: regressions left, no error)."""
+    b, o = rs.make(tmp_path)
+    for name in rs.ERRORS:
+        (b / name).unlink()
+        (o / name).unlink()
+    opened = tmp_path / "opened.txt"
+    browser = tmp_path / "browser.sh"  # what $BROWSER names is what `webbrowser` runs
+    browser.write_text(f'#!/bin/sh\nprintf %s "$1" > "{opened}"\n')
+    browser.chmod(0o755)
+    proc = rs.ReviewProcess(str(b), str(o), "--host", "0.0.0.0", "--allow-remote", "--log",
+                            str(tmp_path / "r.jsonl"), cwd=tmp_path, env={"CI": "true", "BROWSER": f"{browser} %s"},
+                            browser=True)
+    try:
+        assert proc.url.startswith("http://127.0.0.1:")
+        end = time.monotonic() + 30
+        while not opened.exists() and time.monotonic() < end:
+            time.sleep(0.05)
+        assert opened.read_text() == proc.url  # the browser was pointed at the page
+        status, doc = proc.request("GET", "/api/pairs")
+        assert status == 200
+        pairs = {p["path"]: p for p in doc["pairs"]}
+        assert {k: p["status"] for k, p in pairs.items()} == {**{k: "FAIL" for k in rs.FAILS},
+                                                               **{k: "NEW" for k in rs.NEWS},
+                                                               **{k: "MISSING" for k in rs.MISSING},
+                                                               **{k: "PASS" for k in rs.PASSES}}
+        assert pairs["fresh/new2.png"]["target"] == "fresh/new2.png" and pairs["gone.png"]["accept_action"] == "remove"
+        assert pairs["f1.png"]["images"] == ["baseline", "output", "heatmap", "mask"]
+        assert pairs["p1.png"]["images"] == []  # passing pairs keep no pictures
+        status, res = proc.request("POST", "/api/accept", {"pairs": ["f1.png", "fresh/new2.png"]},
+                                   {"Origin": "http://evil.example"})
+        assert status == 403 and not (b / "fresh").exists()
+        status, res = proc.request("POST", "/api/accept", {"pairs": ["f1.png", "fresh/new2.png"]})
+        assert status == 200 and [c["action"] for c in res["changed"]] == ["replaced", "added"]
+        assert (b / "fresh/new2.png").read_bytes() == (o / "fresh/new2.png").read_bytes()
+        status, res = proc.request("POST", "/api/reject", {"pairs": ["f2.png"]})
+        assert status == 200
+        code, out, err = proc.finish()  # the answer to Finish arrives whole, then the process ends
+    finally:
+        proc.kill()
+    assert "serving the review on 0.0.0.0" in err and "anyone who can reach" in err
+    assert "accepted (2): f1.png (replaced), fresh/new2.png (added)" in out and "rejected (1): f2.png" in out
+    left = out.split("left (")[1].splitlines()[0]
+    assert left.startswith("4): ") and all(n in left for n in ("sub/f3.png", "sub/f4.png", "new1.png", "gone.png"))
+    assert f"undo log: {tmp_path / 'r.jsonl'}" in out
+    assert out.strip().splitlines()[-1].startswith("FAIL: 5 of 11 pairs failed")
+    assert code == 1 == rs.check(b, o).exit_code
+
+
+def test_finish_stops_the_command_only_once_its_answer_is_sent(small):
+    """The command exits as soon as Finish is seen; the page must first get the whole answer (before,
+    the process could end between the headers and the body: the page read an incomplete response)."""
+    from werkzeug.test import EnvironBuilder
+
+    _, _, session, _ = small
+    app = ReviewApp(session)
+    app.bind("127.0.0.1", 8765)
+    env = EnvironBuilder(path="/api/finish", method="POST", base_url=BASE, data=b"{}",
+                         content_type="application/json").get_environ()
+    started = []
+    body = app(env, lambda status, headers, exc_info=None: started.append(status))
+    assert started == ["200 OK"] and not app.finished.is_set()
+    data = b"".join(body)
+    assert not app.finished.is_set()  # written, not yet closed by the server
+    body.close()
+    assert app.finished.is_set() and json.loads(data)["left"] == ["a.png"]
+
+
+def test_stopping_the_server_lets_a_decision_being_written_finish(small):
+    """Ctrl-C while an accept writes its files: the command waits for it before it exits."""
+    _, _, session, _ = small
+    entered, release, done = threading.Event(), threading.Event(), threading.Event()
+    real = session.accept
+
+    def slow_accept(paths):
+        entered.set()
+        release.wait(30)
+        out = real(paths)
+        done.set()
+        return out
+
+    session.accept = slow_accept
+    server = ReviewServer(session).start()
+    t = threading.Thread(target=lambda: Http(server).post("/api/accept", {"pairs": ["a.png"]}))
+    t.start()
+    assert entered.wait(30)
+    stopper = threading.Thread(target=server.stop)
+    stopper.start()
+    stopper.join(0.5)
+    assert stopper.is_alive() and not done.is_set()  # still waiting for the accept
+    release.set()
+    stopper.join(30)
+    t.join(30)
+    assert not stopper.is_alive() and done.is_set()

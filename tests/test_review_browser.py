@@ -6,11 +6,13 @@ byte for byte, and a foreign page cannot change anything.
 
 Skipped (with the reason) where Chromium or the ``playwright`` package is
 missing; ``.ci/run`` installs both. Set ``IQA_REVIEW_SCREENSHOTS=DIR`` to keep
-screenshots of the slider and onion views.
+screenshots of the slider and onion views of the real command, and the undo
+log of the issue's scenario.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -21,6 +23,7 @@ import imageio.v3 as iio
 import pytest
 
 import review_suite as rs
+from review_suite import tree
 
 CHROMIUM = next((p for p in (shutil.which("chromium"), shutil.which("chromium-browser"), "/usr/bin/chromium")
                  if p and os.path.exists(p)), None)
@@ -110,9 +113,6 @@ def test_slider_moves_the_clip(review):
     assert f"inset(0px 0px 0px {moved}" in out.evaluate("e => getComputedStyle(e).clipPath")
     page.locator("#slider-range").evaluate("e => { e.value = 900; e.dispatchEvent(new Event('input')); }")
     assert int(out.get_attribute("data-clip-x")) > start
-    page.locator("#slider-range").evaluate("e => { e.value = 380; e.dispatchEvent(new Event('input')); }")
-    page.mouse.move(700, 480)
-    shot(page, "review-slider.png")
 
 
 def test_onion_opacity_follows_its_slider(review):
@@ -123,8 +123,6 @@ def test_onion_opacity_follows_its_slider(review):
     assert out.evaluate("e => getComputedStyle(e).opacity") == "0.5"
     page.locator("#onion-range").evaluate("e => { e.value = 80; e.dispatchEvent(new Event('input')); }")
     assert out.evaluate("e => getComputedStyle(e).opacity") == "0.8"
-    page.locator("#onion-range").evaluate("e => { e.value = 50; e.dispatchEvent(new Event('input')); }")
-    shot(page, "review-onion.png")
 
 
 def test_zoom_and_pan_stay_in_sync_and_the_readout_shows_real_pixels(review):
@@ -189,3 +187,120 @@ def test_a_foreign_page_cannot_accept(review, browser):
         assert status in ("blocked", 403, 405), status
     other.close()
     assert rs.tree(suite.baseline) == before
+
+
+# --------------------------------------------------------------------------- the issue's scenario, end to end
+
+
+def _pick(page, path: str) -> None:
+    page.click(f'.pairs button[data-path="{path}"]')
+    wait_for(lambda: page.inner_text("#pair-path") == path, f"{path} to be shown")
+    page.wait_for_selector("#viewer[data-ready='1']")
+
+
+def _press(page, key: str, path: str, mark: str) -> None:
+    page.keyboard.press(key)
+    page.wait_for_selector(f'.pairs button[data-path="{path}"] .mark.{mark}')
+    page.wait_for_selector("body[data-busy='0']")
+
+
+def test_the_iqa_review_command_end_to_end(tmp_path, browser):
+    """A real `iqa review` process on the 12-pair suite, driven by keys in Chromium: accept 2 FAIL, 1 NEW
+    and the MISSING, reject the rest, undo one accept (then reject it); the baseline is what a scripted
+    cp/rm of those decisions leaves, file for file; a foreign Origin changes nothing; Finish prints the
+    summary, and the review exits with the status `iqa check` then gives, failing on the rejected only."""
+    b, o = rs.make(tmp_path, pretty=True)
+    scripted = tmp_path / "scripted"
+    shutil.copytree(b, scripted)
+    proc = rs.ReviewProcess(str(b), str(o), cwd=tmp_path, env={"CI": "true"})
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        page.goto(proc.url)
+        page.wait_for_selector("body[data-ready='1']")
+        page.wait_for_selector("#viewer[data-ready='1']")
+        assert page.locator("#todo li").count() == 8 and page.locator("#passlist li").count() == 4
+        _pick(page, "f1.png")  # the photo with a repainted patch
+
+        # the slider moves: drag its handle
+        page.keyboard.press("2")
+        page.wait_for_selector("#viewer[data-view='slider']")
+        out = page.locator(".layer.output")
+        start = int(out.get_attribute("data-clip-x"))
+        handle = page.locator(".divider .handle").bounding_box()
+        x, y = handle["x"] + handle["width"] / 2, handle["y"] + handle["height"] / 2
+        page.mouse.move(x, y)
+        page.mouse.down()
+        page.mouse.move(x - 150, y, steps=6)
+        page.mouse.up()
+        assert int(out.get_attribute("data-clip-x")) < start
+        page.mouse.move(x - 150, y + 40)
+        shot(page, "review-slider.png")
+        page.keyboard.press("3")
+        page.wait_for_selector("#viewer[data-view='onion']")
+        page.locator("#onion-range").evaluate("e => { e.value = 60; e.dispatchEvent(new Event('input')); }")
+        assert page.locator(".layer.output").evaluate("e => getComputedStyle(e).opacity") == "0.6"
+        shot(page, "review-onion.png")
+        page.keyboard.press("1")
+
+        # the decisions, by keys
+        decisions = [("f1.png", "a"), ("sub/f3.png", "r"), ("sub/f4.png", "r"), ("new1.png", "a"),
+                     ("fresh/new2.png", "r"), ("gone.png", "a"), ("broken.png", "r"), ("f2.png", "a")]
+        for path, key in decisions:
+            _pick(page, path)
+            _press(page, key, path, {"a": "accepted", "r": "rejected"}[key])
+        assert (b / "f2.png").read_bytes() == (o / "f2.png").read_bytes() and not (b / "gone.png").exists()
+        page.keyboard.press("u")  # undo the last accept: f2.png comes back, byte for byte
+        wait_for(lambda: (b / "f2.png").read_bytes() == (scripted / "f2.png").read_bytes(), "the undo")
+        page.wait_for_selector("body[data-busy='0']")
+        assert page.inner_text("#pair-path") == "f2.png"
+        _press(page, "r", "f2.png", "rejected")
+
+        # what a scripted cp/rm of the decisions leaves
+        for name in ("f1.png", "new1.png"):
+            shutil.copyfile(o / name, scripted / name)
+        (scripted / "gone.png").unlink()
+        assert tree(b) == tree(scripted)
+
+        # a request from another origin changes nothing, from a script or from another page
+        for headers in ({"Origin": "http://evil.example"}, {"Host": f"rebind.example:{proc.port}"}):
+            status, res = proc.request("POST", "/api/accept", {"pairs": ["sub/f3.png"]}, headers)
+            assert status == 403 and res["error"].startswith("refused")
+            status, res = proc.request("POST", "/api/undo", {}, headers)
+            assert status == 403
+        other = browser.new_page()
+        other.set_content("<p>another site</p>")
+        got = other.evaluate("""async (url) => { try { const r = await fetch(url, {method: "POST",
+                 headers: {"Content-Type": "application/json"}, body: '{"pairs": ["sub/f3.png"]}'});
+                 return r.status; } catch (e) { return "blocked"; } }""", proc.url + "api/accept")
+        other.close()
+        assert got in ("blocked", 403)
+        assert tree(b) == tree(scripted)
+
+        # Finish: the summary, and the check's status
+        page.click("#show-summary")
+        page.wait_for_selector("#summary-view:not([hidden])")
+        page.click("#btn-finish")
+        code, stdout, stderr = proc.wait()
+    finally:
+        page.close()
+        proc.kill()
+    assert errors == []
+    assert "accepted (3): f1.png (replaced), new1.png (added), gone.png (removed)" in stdout
+    assert "rejected (5): " in stdout and "left (0)" in stdout
+    for name in ("f2.png", "sub/f3.png", "sub/f4.png", "fresh/new2.png", "broken.png"):
+        assert name in stdout.split("rejected (5): ")[1].splitlines()[0]
+    after = rs.check(b, o, "--json", str(tmp_path / "after.json"))
+    rows = {p["key"]: p for p in json.loads((tmp_path / "after.json").read_text())["check"]["pairs"]}
+    assert sorted(k for k, p in rows.items() if p["regression"] or p["status"] == "ERROR") == \
+        ["broken.png", "f2.png", "fresh/new2.png", "sub/f3.png", "sub/f4.png"]  # the rejected ones
+    assert code == after.exit_code == 2, stdout + stderr  # broken.png could not be checked
+    log = (tmp_path / ".iqa-review.jsonl").read_text()
+    ops = [(ln["op"], ln["path"], ln["action"]) for ln in map(json.loads, log.splitlines())]
+    assert ops == [("accept", "f1.png", "replaced"), ("accept", "new1.png", "added"),
+                   ("accept", "gone.png", "removed"), ("accept", "f2.png", "replaced"),
+                   ("undo", "f2.png", "restored")]
+    where = os.environ.get("IQA_REVIEW_SCREENSHOTS")
+    if where:
+        (Path(where) / "review-undo-log.jsonl").write_text(log)

@@ -77,7 +77,8 @@ def test_new_adds_the_file_and_its_folders_and_undo_removes_them(folders):
     b, o = folders
     write(o / "fresh/deep/n.png", render(32, seed=9))
     before = tree(b)
-    s = FileSession(str(b), [PairRecord("fresh/deep/n.png", "NEW", None, str(o / "fresh/deep/n.png"))])
+    s = FileSession(str(b), [PairRecord("fresh/deep/n.png", "NEW", None, str(o / "fresh/deep/n.png"))],
+                    output_root=str(o))
     assert s.pairs()[0]["accept_action"] == "add" and s.pairs()[0]["target"] == "fresh/deep/n.png"
     res = s.accept(["fresh/deep/n.png"])
     assert res["changed"][0]["action"] == "added" and res["changed"][0]["old_sha256"] is None
@@ -163,7 +164,8 @@ def test_a_write_that_fails_half_way_puts_back_what_was_done(folders):
     write(o / "blocker/n.png", render(32, seed=7))
     before = tree(b)
     s = FileSession(str(b), [rec(b, o, "a.png", "FAIL"), PairRecord("blocker/n.png", "NEW", None,
-                                                                    str(o / "blocker/n.png"))])
+                                                                    str(o / "blocker/n.png"))],
+                    output_root=str(o))
     r = s.accept(["a.png", "blocker/n.png"])
     assert not r["ok"] and "nothing was changed" in r["error"] and "blocker" in r["error"]
     assert tree(b) == before
@@ -206,28 +208,39 @@ def test_clean_relative_refuses_escapes():
 
 
 def test_nothing_is_written_outside_baseline(folders, tmp_path):
+    """Targets come from the update plan (a NEW output's path relative to OUTPUT); one that would
+    land outside BASELINE, through '..' or a symlinked folder, is refused, and so is a baseline file
+    outside it."""
     b, o = folders
     outside = tmp_path / "outside"
     outside.mkdir()
     (b / "link").symlink_to(outside, target_is_directory=True)
-    write(o / "x.png", render(32, seed=3))
+    write(o / "link/x.png", render(32, seed=3))
     write(tmp_path / "stray.png", render(32, seed=4))
-    recs = [PairRecord("../escape.png", "NEW", None, str(o / "x.png")),
-            PairRecord("abs.png", "NEW", None, str(o / "x.png"), target="/tmp/abs.png"),
-            PairRecord("link/x.png", "NEW", None, str(o / "x.png")),
-            PairRecord("stray.png", "FAIL", str(tmp_path / "stray.png"), str(o / "x.png")),
+    recs = [PairRecord("../escape.png", "NEW", None, str(tmp_path / "stray.png")),  # outside OUTPUT
+            PairRecord("link/x.png", "NEW", None, str(o / "link/x.png")),
+            PairRecord("stray.png", "FAIL", str(tmp_path / "stray.png"), str(o / "a.png")),
             PairRecord("stray-missing.png", "MISSING", str(tmp_path / "stray.png"), None)]
-    s = FileSession(str(b), recs)
+    s = FileSession(str(b), recs, output_root=str(o))
     for p in s.pairs():
         assert p["can_accept"] is False, p
         assert p["refusal"].startswith("refused:"), p
+        assert p["target"] is None
     before, stray = tree(tmp_path), (tmp_path / "stray.png").read_bytes()
     for r in recs:
         assert not s.accept([r.path])["ok"]
     assert tree(tmp_path) == before and (tmp_path / "stray.png").read_bytes() == stray
-    assert not (outside / "x.png").exists() and not Path("/tmp/abs.png").exists()
+    assert not (outside / "x.png").exists()
     with pytest.raises(PathRefused):
         resolve_inside(str(b), "link/x.png")
+
+
+def test_a_new_pair_needs_the_output_folder_to_be_placed(folders):
+    b, o = folders
+    write(o / "n.png", render(32, seed=5))
+    s = FileSession(str(b), [PairRecord("n.png", "NEW", None, str(o / "n.png"))])
+    assert s.pairs()[0]["refusal"] == "the OUTPUT folder is not known: nowhere to place a new file"
+    assert not s.accept(["n.png"])["ok"] and not (b / "n.png").exists()
 
 
 def test_undo_log_lines_about_another_baseline_are_refused(folders, tmp_path):
@@ -306,7 +319,7 @@ def test_a_folder_where_a_new_file_would_go_is_refused_not_a_crash(folders):
     b, o = folders
     (b / "n.png").mkdir()
     write(o / "n.png", render(32, seed=5))
-    s = FileSession(str(b), [PairRecord("n.png", "NEW", None, str(o / "n.png"))])
+    s = FileSession(str(b), [PairRecord("n.png", "NEW", None, str(o / "n.png"))], output_root=str(o))
     p = s.pairs()[0]
     assert p["can_accept"] is False and "n.png" in p["refusal"]
     r = s.accept(["n.png"])

@@ -27,6 +27,7 @@ from .list_metrics import metrics_cmd  # noqa: E402
 from .list_protocols import protocols_cmd  # noqa: E402
 from .merge import merge  # noqa: E402
 from .options import CONTEXT  # noqa: E402
+from .review import review  # noqa: E402
 from .startup import defer_gc  # noqa: E402
 
 
@@ -44,6 +45,7 @@ def main(ctx: click.Context) -> None:
       iqa compare ref.png out.png            one reference vs one or more images
       iqa batch ref_dir out_dir --csv r.csv  every pair of two folders
       iqa check baseline/ output/            CI gate with thresholds and reports
+      iqa review baseline/ output/           look at each changed image, accept or reject it
       iqa merge part*.jsonl -o all.csv       join the shards of a large batch
       iqa metrics                            what each metric means
       iqa protocols                          whose conventions --protocol reproduces
@@ -60,7 +62,7 @@ def main(ctx: click.Context) -> None:
     ctx.with_resource(spelled_by(cli_spelling))
 
 
-for command in (compare, batch, check, merge, metrics_cmd, protocols_cmd):
+for command in (compare, batch, check, review, merge, metrics_cmd, protocols_cmd):
     main.add_command(command)
 
 

@@ -6,7 +6,7 @@ The gate's rules live in :mod:`iqa_cli.gate`; the reports in
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import click
 
@@ -52,19 +52,30 @@ read or a baseline has no output (unless --prune removes those).
 """
 
 
-def _check_options(fn):
-    opts = [
+def _gate_options() -> list:
+    """The options that decide the verdicts (with the settings table and the pairing options)."""
+    return [
         setting_option(GATE["fail_if"]),
         click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None, metavar="FILE",
                      help="Read [tool.iqa.check] / [check] from FILE instead of ./iqa.toml or ./pyproject.toml."),
         click.option("--no-config", is_flag=True, help="Ignore ./iqa.toml and ./pyproject.toml."),
         setting_option(GATE["allow_new"]),
+    ]
+
+
+def _update_options() -> list:
+    return [
         click.option("--update", is_flag=True,
                      help="Rewrite the baseline: copy failed and new outputs into it (creating the folder); "
                      "prints every change. Refused, with nothing changed, when a folder could not be read "
                      "or a baseline has no output (unless --prune)."),
         click.option("--prune", is_flag=True,
                      help="With --update: also remove baselines whose output disappeared."),
+    ]
+
+
+def _report_options() -> list:
+    return [
         click.option("--junit", "junit_path", type=click.Path(dir_okay=False), default=None, metavar="FILE",
                      callback=report_path_cb,
                      help="Write a JUnit XML report (one testcase per pair)."),
@@ -80,18 +91,37 @@ def _check_options(fn):
                      callback=report_path_cb,
                      help="Write the results and gate outcomes as JSON to FILE (bare flag: stdout, "
                      "instead of the table)."),
+    ]
+
+
+def _run_options() -> list:
+    return [
         click.option("--workers", type=click.IntRange(min=1), default=None, help="Decoding threads."),
         click.option("-q", "--quiet", is_flag=True, help="Only the verdict line."),
         click.option("--no-progress", is_flag=True, help="No progress bar."),
         click.option("--debug", is_flag=True, help="Show tracebacks."),
     ]
-    return apply_options(fn, opts)
+
+
+#: check's options that `iqa review` leaves out: it decides pair by pair instead of --update, and its page
+#: replaces the reports (run `iqa check` with them on the folders after the review)
+NOT_REVIEWED = ("update", "prune", "junit_path", "github", "html_dir", "diffs_dir", "json_path")
+
+
+def check_options(fn: Callable | None = None, *, update: bool = True, reports: bool = True) -> Callable:
+    """The options of ``iqa check`` besides the settings table and the pairing
+    options, in --help order; ``iqa review`` takes them without the update and
+    report options (:data:`NOT_REVIEWED`)."""
+    if fn is None:
+        return lambda f: check_options(f, update=update, reports=reports)
+    opts = _gate_options() + (_update_options() if update else []) + (_report_options() if reports else [])
+    return apply_options(fn, opts + _run_options())
 
 
 @click.command("check", context_settings=CONTEXT, help=_help())
 @click.argument("baseline", type=click.Path(path_type=str))
 @click.argument("output", type=click.Path(path_type=str))
-@_check_options
+@check_options
 @pairing_options
 @metric_options(profile=CHECK)
 @guarded

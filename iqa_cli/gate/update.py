@@ -15,7 +15,8 @@ folder could not be read. A plan is then applied as one transaction
 A failure in steps 1–3 undoes what was done (renames back, temporary files
 and created folders removed) and raises :class:`UpdateFailed`: the baseline
 is exactly as it was. Renames inside one folder are atomic, so no baseline is
-ever half-written. ``iqa review`` applies each decision through the same plan.
+ever half-written. ``iqa review`` plans each decision with :func:`plan_update` (the
+same targets and refusals) and applies it through its own undo log.
 """
 
 from __future__ import annotations
@@ -68,31 +69,52 @@ class UpdateFailed(IqaError):
     """Applying a plan failed; everything done so far was undone."""
 
 
-def plan_update(rows: list[CheckRow], baseline: str, ref_root: str | None, dist_root: str | None, *,
-                prune: bool, unread: list[str]) -> Plan:
-    """What ``--update`` would do; raises :class:`UsageError` (nothing done)
-    when an unread folder or a missing output makes it unsafe."""
+def refuse_unread(unread: list[str]) -> None:
+    """Raise :class:`UsageError` when a folder could not be read: an update
+    that cannot see the whole baseline changes nothing."""
     if unread:
         shown = ", ".join(unread[:3]) + (f" and {len(unread) - 3} more" if len(unread) > 3 else "")
         raise UsageError(f"update refused: {len(unread)} folder(s) could not be read ({shown}); "
                          "nothing was changed (make them readable, or narrow the check with "
                          f"{spell('include')}/{spell('exclude')})")
+
+
+def plan_row(row: CheckRow, baseline: str, ref_root: str | None, dist_root: str | None) -> Copy | CheckRow | None:
+    """What an update does for one row: a :class:`Copy` (FAIL, NEW), the row
+    itself for a removal (MISSING), or None (nothing to write: PASS, ERROR).
+    A NEW output goes to the same relative path under ``ref_root`` (or to
+    ``baseline`` itself when two files are checked); a stem-matched output of
+    another format gets the baseline's name with its own extension."""
+    if row.status in (FAIL, NEW) and row.output:
+        old = None
+        if row.baseline:
+            target = row.baseline
+            ext = os.path.splitext(row.output)[1]
+            if os.path.splitext(target)[1].lower() != ext.lower():  # stem matching: the new format's name
+                old, target = target, os.path.splitext(target)[0] + ext
+        elif ref_root is not None:
+            target = os.path.join(ref_root, os.path.relpath(row.output, dist_root))
+        else:
+            target = baseline
+        return Copy(row, target, old)
+    if row.status == MISSING and row.baseline:
+        return row
+    return None
+
+
+def plan_update(rows: list[CheckRow], baseline: str, ref_root: str | None, dist_root: str | None, *,
+                prune: bool, unread: list[str]) -> Plan:
+    """What ``--update`` would do; raises :class:`UsageError` (nothing done)
+    when an unread folder or a missing output makes it unsafe. ``prune``:
+    the removals were asked for (``--prune``, or a review's decision)."""
+    refuse_unread(unread)
     plan = Plan()
     for row in rows:
-        if row.status in (FAIL, NEW) and row.output:
-            old = None
-            if row.baseline:
-                target = row.baseline
-                ext = os.path.splitext(row.output)[1]
-                if os.path.splitext(target)[1].lower() != ext.lower():  # stem matching: the new format's name
-                    old, target = target, os.path.splitext(target)[0] + ext
-            elif ref_root is not None:
-                target = os.path.join(ref_root, os.path.relpath(row.output, dist_root))
-            else:
-                target = baseline
-            plan.copies.append(Copy(row, target, old))
-        elif row.status == MISSING and row.baseline:
-            plan.removals.append(row)
+        step = plan_row(row, baseline, ref_root, dist_root)
+        if isinstance(step, Copy):
+            plan.copies.append(step)
+        elif step is not None:
+            plan.removals.append(step)
     if plan.removals and not prune:
         names = ", ".join(r.key for r in plan.removals[:3]) + (", ..." if len(plan.removals) > 3 else "")
         raise UsageError(

@@ -56,9 +56,10 @@ def usable(*tensors: Tensor) -> bool:
     return all(t.device.type == "cpu" and t.dtype in _DTYPES and not (grad and t.requires_grad) for t in tensors)
 
 
-def _planes(t: Tensor) -> np.ndarray:
-    """(N, C, H, W) tensor → (N·C, H, W) C-contiguous numpy view (a copy only if strided)."""
-    a = t.detach().reshape(-1, t.shape[-2], t.shape[-1]).numpy()
+def _planes(t: Tensor | np.ndarray) -> np.ndarray:
+    """(N, C, H, W) tensor → (N·C, H, W) C-contiguous numpy view (a copy only if strided);
+    an array of planes passes through."""
+    a = t if isinstance(t, np.ndarray) else t.detach().reshape(-1, t.shape[-2], t.shape[-1]).numpy()
     return np.ascontiguousarray(a)
 
 
@@ -67,7 +68,10 @@ def _run(jobs: list) -> list:
     several threads the calling thread works through the list too, alongside
     ``workers - 1`` pool threads that take the next job as they come free: the
     caller starts at once, however long an idle pool thread takes to wake
-    (the measurements are in bench/README.md)."""
+    (the measurements are in bench/README.md). The call returns (or raises the
+    first error) once every job taken has finished; it does not wait for a
+    helper that took none (waking one costs ~50-100 µs here, more than small
+    calls take), which finds nothing left when it wakes."""
     workers = min(len(jobs), max(1, torch.get_num_threads()))
     if workers <= 1:
         return [job() for job in jobs]
@@ -76,33 +80,38 @@ def _run(jobs: list) -> list:
         if pool is None:
             pool = _pools[workers] = ThreadPoolExecutor(max_workers=workers - 1, thread_name_prefix="iqa-native")
     results: list = [None] * len(jobs)
-    taken = [0]
-    lock = threading.Lock()
+    state = {"next": 0, "running": 0, "error": None}
+    done = threading.Condition()
 
     def drain() -> None:
         while True:
-            with lock:
-                i = taken[0]
-                taken[0] += 1
-            if i >= len(jobs):
-                return
+            with done:
+                i = state["next"]
+                if i >= len(jobs):
+                    return
+                state["next"] = i + 1
+                state["running"] += 1
             try:
                 results[i] = jobs[i]()
-            except BaseException:
-                with lock:
-                    taken[0] = len(jobs)  # the others take no further job
-                raise
+            except BaseException as e:  # noqa: BLE001 - handed to the caller
+                with done:
+                    state["error"] = state["error"] or e
+                    state["next"] = len(jobs)  # the others take no further job
+            finally:
+                with done:
+                    state["running"] -= 1
+                    done.notify_all()
 
-    helpers = [pool.submit(drain) for _ in range(workers - 1)]
+    for _ in range(workers - 1):
+        pool.submit(drain)
     try:
         drain()
     finally:
-        for h in helpers:
-            h.cancel()  # not started yet: nothing left for it
-        wait(helpers)  # no job may still run when this returns or raises
-    for h in helpers:
-        if not h.cancelled():
-            h.result()  # a helper's error
+        with done:  # no job may still run when this returns or raises
+            while state["running"]:
+                done.wait()
+    if state["error"] is not None:
+        raise state["error"]
     return results
 
 
@@ -126,6 +135,73 @@ def _plane_sums(planes: int, rows: int, call) -> np.ndarray:
     return out
 
 
+MIN_ITEM = 1 << 13  # output pixels of SSIM per work item at least (~40 µs; handing one out costs ~10 µs)
+
+
+def _ssim_items(planes: int, ho: int, wo: int) -> list[list[tuple[int, int, int, int, int]]]:
+    """Work items of the SSIM kernel, each a list of (plane, first row, end
+    row, first column, end column) pieces: about :data:`JOBS` items for large
+    images, fewer for small ones (down to one, run in the calling thread,
+    holding several whole planes). A plane is cut into groups of whole column
+    blocks first, which costs nothing, and into row strips only beyond that
+    (each costs K - 1 rows of warm-up per block). Strips start on even rows,
+    as the MS-SSIM pass needs for its 2x2 decimation. The split depends only
+    on the shape, so SSIM, MS-SSIM's first scale and any thread count give the
+    same sums, bit for bit."""
+    jobs = max(1, min(JOBS, planes * ho * wo // MIN_ITEM))
+    if jobs <= planes:
+        per = -(-planes // jobs)  # whole planes per item
+        return [[(p, 0, ho, 0, wo) for p in range(p0, min(p0 + per, planes))] for p0 in range(0, planes, per)]
+    block = _native.BLOCK
+    blocks = -(-wo // block)
+    per_plane = -(-jobs // planes)
+    groups = min(blocks, per_plane)
+    cols = -(-blocks // groups) * block
+    strips = -(-per_plane // groups)
+    rows = max(STRIP_ROWS, -(-ho // strips))
+    rows += rows & 1
+    return [[(p, r, min(r + rows, ho), c, min(c + cols, wo))]
+            for p in range(planes) for r in range(0, ho, rows) for c in range(0, wo, cols)]
+
+
+def _ssim_pass(xp: np.ndarray, yp: np.ndarray, L: float, g: np.ndarray, c1x2: float, c2x2: float,
+               smap: np.ndarray | None = None, dec: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """Σdl, Σdc, Σdl·dc per plane of (planes, H, W) arrays, float64 (planes, 3),
+    from the kernel's strips in worker threads; with ``smap`` the SSIM map, with
+    ``dec`` msssim.m's 2x2 decimation of x / L and y / L written in the same pass."""
+    planes, h, w = xp.shape
+    k = g.size
+    ho, wo = h - k + 1, w - k + 1
+    items = _ssim_items(planes, ho, wo)
+
+    def job(pieces: list[tuple[int, int, int, int, int]]) -> list:
+        return [_native.ssim_sums(xp[p], yp[p], L, g, c1x2, c2x2, r0, r1,
+                                  smap[p, r0:r1] if smap is not None else None,
+                                  dec[0][p] if dec is not None else None, dec[1][p] if dec is not None else None,
+                                  c0, c1)
+                for p, r0, r1, c0, c1 in pieces]
+
+    parts = _run([lambda it=it: job(it) for it in items])
+    out = np.zeros((planes, 3))
+    for pieces, sums in zip(items, parts):
+        for piece, part in zip(pieces, sums):
+            out[piece[0]] += part
+    return out
+
+
+def _means(sums: np.ndarray, count: float) -> tuple[np.ndarray, np.ndarray]:
+    """(mean SSIM, mean cs) from the sums of dl, dc and dl·dc over ``count`` windows."""
+    dl, dc, dldc = sums.T
+    return (count - 2.0 * dl - 2.0 * dc + 4.0 * dldc) / count, (count - 2.0 * dc) / count
+
+
+def _taps(window: Tensor | np.ndarray) -> np.ndarray:
+    """A window as the C kernels take it: C-contiguous float64 numpy."""
+    if isinstance(window, np.ndarray) and window.dtype == np.float64:
+        return np.ascontiguousarray(window)
+    return np.ascontiguousarray(window.detach().to(torch.float64).cpu().numpy())
+
+
 def trimmed(window: Tensor) -> np.ndarray:
     """The window as float64 numpy, with symmetric tails below ``TRIM`` × its
     centre tap removed (changes results by < 1e-16; saves work for small σ)."""
@@ -139,34 +215,68 @@ def trimmed(window: Tensor) -> np.ndarray:
 
 
 def mean_ssim_cs(
-    x: Tensor, y: Tensor, data_range: float, window: Tensor, k1: float, k2: float, keep_map: bool = False
+    x: Tensor | np.ndarray, y: Tensor | np.ndarray, data_range: float, window: Tensor, k1: float, k2: float,
+    keep_map: bool = False, images: tuple[int, int] | None = None,
 ) -> tuple[Tensor, Tensor, Tensor | None]:
     """Per-(image, channel) mean SSIM and mean cs of (N, C, H, W) CPU tensors on
     the ``[0, data_range]`` scale (float64), and the SSIM map if asked; the same
-    contract as :func:`.ssim.mean_ssim_cs` on data already divided by the range."""
-    n, c, h, w = x.shape
-    g = np.ascontiguousarray(window.detach().to(torch.float64).cpu().numpy())
+    contract as :func:`.ssim.mean_ssim_cs` on data already divided by the range.
+    x and y may also be (N·C, H, W) arrays (:func:`box_sums`) with ``images`` = (N, C)."""
+    n, c = images if images is not None else x.shape[:2]
+    h, w = x.shape[-2:]
+    g = _taps(window)
     k = g.size
     if h < k or w < k:
         raise ValueError(f"image of {w}x{h} px is smaller than the {k}x{k} SSIM window")
     ho, wo = h - k + 1, w - k + 1
-    xp, yp = _planes(x), _planes(y)
     smap = np.empty((n * c, ho, wo), dtype=np.float64) if keep_map else None
-    L = float(data_range)
-    c1x2, c2x2 = 2.0 * k1 * k1, 2.0 * k2 * k2
-    sums = _plane_sums(
-        n * c,
-        ho,
-        lambda p, r0, r1: _native.ssim_sums(
-            xp[p], yp[p], L, g, c1x2, c2x2, r0, r1, smap[p, r0:r1] if smap is not None else None
-        ),
-    )
-    count = float(ho * wo)
-    dl, dc, dldc = sums.T
-    mean_cs = (count - 2.0 * dc) / count
-    mean_s = (count - 2.0 * dl - 2.0 * dc + 4.0 * dldc) / count
+    sums = _ssim_pass(_planes(x), _planes(y), float(data_range), g, 2.0 * k1 * k1, 2.0 * k2 * k2, smap)
+    mean_s, mean_cs = _means(sums, float(ho * wo))
     as_t = lambda a: torch.from_numpy(np.ascontiguousarray(a)).view(n, c)  # noqa: E731
     return as_t(mean_s), as_t(mean_cs), (torch.from_numpy(smap).view(n, c, ho, wo) if smap is not None else None)
+
+
+def ms_ssim_terms(
+    x: Tensor, y: Tensor, data_range: float, window: Tensor, k1: float, k2: float, levels: int
+) -> tuple[Tensor, Tensor]:
+    """Mean SSIM and mean cs of every scale of msssim.m's pyramid, per (image,
+    channel): float64 (N, C, levels) each, of (N, C, H, W) CPU tensors on the
+    ``[0, data_range]`` scale. One pass per scale computes the SSIM sums and
+    the 2x2 decimation that makes the next scale; the scales live in one
+    buffer allocated up front. Integer images keep integer scales: each
+    sample of scale j + 1 is the exact sum of four of scale j, with data range
+    4L (uint16 from uint8, which cannot overflow in five scales, else uint32),
+    a quarter of float64's memory traffic and closer to the exact means than
+    the float64 means msssim.m takes (float images: float64 means on [0, 1]).
+    Scale 1's numbers are :func:`mean_ssim_cs`'s, bit for bit."""
+    n, c, h, w = x.shape
+    planes = n * c
+    g = _taps(window)
+    k = g.size
+    xp, yp, L = _planes(x), _planes(y), float(data_range)
+    kind = np.dtype(np.uint16 if xp.dtype == np.uint8 else np.uint32 if xp.dtype.kind == "u" else np.float64)
+    shapes, hh, ww = [], h, w
+    for _ in range(levels - 1):
+        hh, ww = -(-hh // 2), -(-ww // 2)
+        shapes.append((hh, ww))
+    buf = np.empty(sum(2 * planes * a * b for a, b in shapes), dtype=kind)
+    pyramid, at = [], 0
+    for a, b in shapes:
+        size = planes * a * b
+        pyramid.append((buf[at : at + size].reshape(planes, a, b), buf[at + size : at + 2 * size].reshape(planes, a, b)))
+        at += 2 * size
+    mean_s = np.empty((planes, levels))
+    mean_cs = np.empty((planes, levels))
+    for level in range(levels):
+        hh, ww = xp.shape[1:]
+        if hh < k or ww < k:
+            raise ValueError(f"image of {ww}x{hh} px is smaller than the {k}x{k} SSIM window")
+        dec = pyramid[level] if level < levels - 1 else None
+        sums = _ssim_pass(xp, yp, L, g, 2.0 * k1 * k1, 2.0 * k2 * k2, dec=dec)
+        mean_s[:, level], mean_cs[:, level] = _means(sums, float((hh - k + 1) * (ww - k + 1)))
+        if dec is not None:
+            xp, yp, L = dec[0], dec[1], (4.0 * L if kind.kind == "u" else 1.0)
+    return torch.from_numpy(mean_s).view(n, c, levels), torch.from_numpy(mean_cs).view(n, c, levels)
 
 
 def decimate(f: int, data_range: float, *images: Tensor) -> tuple[Tensor, ...]:
@@ -191,6 +301,34 @@ def decimate2(x: Tensor, y: Tensor, data_range: float) -> tuple[Tensor, Tensor]:
     float64 (N, C, ⌈H/2⌉, ⌈W/2⌉), bit-identical to
     :func:`~._filters.matlab_box_decimate` of ``x.double() / data_range``."""
     return decimate(2, data_range, x, y)  # type: ignore[return-value]
+
+
+def box_sums(f: int, data_range: float, x: Tensor, y: Tensor) -> tuple[np.ndarray, np.ndarray, float]:
+    """ssim.m's f x f box low-pass and decimation of two (N, C, H, W) images
+    as the sums of the samples in each box: (N·C, ⌈H/f⌉, ⌈W/f⌉) arrays with
+    data range f²·L, the returned third value. Integer samples give exact
+    integer sums (uint16 while they fit, else uint32), others float64 sums;
+    the SSIM kernel reads them as stored, dividing once by f²·L (the float64
+    means of :func:`decimate` divide every sample by L and the sum by f²: the
+    numbers agree to ~1e-16, and the sums cost no division)."""
+    n, c, h, w = x.shape
+    xp, yp = _planes(x), _planes(y)
+    top = float(np.iinfo(xp.dtype).max) * f * f if xp.dtype.kind == "u" else None
+    kind = np.float64 if top is None else np.uint16 if top <= 65535 else np.uint32 if top < 2**32 else np.float64
+    shape = (n * c, -(-h // f), -(-w // f))
+    ox, oy = np.empty(shape, dtype=kind), np.empty(shape, dtype=kind)
+    items = _decimate_items(n * c, shape[1], shape[2] * f * f)
+    _run([lambda p=p, i0=i0, i1=i1: _native.box_sums(xp[p], yp[p], f, ox[p], oy[p], i0, i1) for p, i0, i1 in items])
+    return ox, oy, float(data_range) * f * f
+
+
+def _decimate_items(planes: int, rows: int, work_per_row: int) -> list[tuple[int, int, int]]:
+    """(plane, first row, end row) items of a decimation: about :data:`JOBS`
+    for large images, one per plane when each is small (a job handed to a
+    thread costs more than ~MIN_ITEM samples of work)."""
+    jobs = max(1, min(JOBS, planes * rows * work_per_row // (4 * MIN_ITEM)))
+    per = max(1, -(-rows * planes // jobs))
+    return [(p, r, min(r + per, rows)) for p in range(planes) for r in range(0, rows, per)]
 
 
 _NP_INTEGER = {torch.uint8: np.uint8, getattr(torch, "uint16", None): np.uint16}

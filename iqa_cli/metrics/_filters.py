@@ -29,6 +29,18 @@ def _gaussian_1d_f64(size: int, sigma: float) -> tuple[float, ...]:
     return tuple(v / s for v in w)
 
 
+@lru_cache(maxsize=32)
+def gaussian_taps(size: int = 11, sigma: float = 1.5):
+    """:func:`gaussian_window` as a read-only float64 numpy array (the C kernels' argument), cached."""
+    import numpy as np
+
+    if size < 1 or sigma <= 0:
+        raise ValueError(f"invalid Gaussian window: size {size}, sigma {sigma}")
+    g = np.array(_gaussian_1d_f64(size, float(sigma)))
+    g.setflags(write=False)
+    return g
+
+
 def gaussian_window(
     size: int = 11, sigma: float = 1.5, *, dtype: torch.dtype = torch.float64, device=None
 ) -> Tensor:

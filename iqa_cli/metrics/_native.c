@@ -10,8 +10,9 @@
  *
  * Per output row i of a plane pair (x, y) on the [0, L] scale, with
  * u = (x + y)/L and v = (x - y)/L (the sum and difference of the [0, 1]-scaled
- * images), four maps are filtered with a separable window g (vertical pass
- * over a ring of the last K input rows, then horizontal pass):
+ * images), four maps are filtered with a separable window g (the SSIM kernel:
+ * horizontal pass of each input row into a ring of the last K filtered rows,
+ * then the vertical pass; the zhao kernel: the other way round):
  *
  *     a = g*u,  d = g*v,  p = g*(u^2),  q = g*(v^2)
  *
@@ -28,8 +29,10 @@
  * computing; Python runs independent strips in worker threads.
  *
  * Vector code uses GCC/Clang vector extensions (4 doubles); on x86-64 Linux
- * the hot functions are also compiled for x86-64-v3 (AVX2 + FMA) and chosen at
- * load time (target_clones), so the build stays portable.
+ * the hot functions are also compiled for x86-64-v3 (AVX2 + FMA) and
+ * x86-64-v4 (AVX-512: the same 4-double vectors, but 32 registers, ~10%
+ * faster on the SSIM kernel) and chosen at load time (target_clones), so the
+ * build stays portable.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -39,7 +42,7 @@
 #include <string.h>
 
 #if defined(__GNUC__) && defined(__x86_64__) && defined(__linux__) && !defined(IQA_NO_CLONES)
-#define IQA_HOT __attribute__((target_clones("arch=x86-64-v3", "default")))
+#define IQA_HOT __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define IQA_HOT
 #endif
@@ -57,8 +60,13 @@ INLINE void st(double *p, v4 v) { *(v4u *)p = v; }
 INLINE v4 splat(double g) { return (v4){g, g, g, g}; }
 INLINE v4 vabs(v4 v) { return (v4)((v4i)v & (v4i){INT64_MAX, INT64_MAX, INT64_MAX, INT64_MAX}); }
 INLINE double hsum(v4 v) { return (v[0] + v[1]) + (v[2] + v[3]); }
+#if defined(__clang__) || __GNUC__ >= 12
+#define SHUF(a, b, i, j, k, l) __builtin_shufflevector(a, b, i, j, k, l)
+#else
+#define SHUF(a, b, i, j, k, l) __builtin_shuffle(a, b, (v4i){i, j, k, l})
+#endif
 
-enum { DT_U8, DT_U16, DT_F32, DT_F64 };
+enum { DT_U8, DT_U16, DT_F32, DT_F64, DT_U32 }; /* uint32: the SSIM kernel's integer pyramids only */
 
 #define RING_PLANES 3 /* u, v, |v| */
 #define PAD 16     /* spare doubles after every row buffer: vector loops may run past the end */
@@ -223,38 +231,6 @@ PASS void deficits(double *const *m, Py_ssize_t n, double c1x2, double c2x2) {
     }
 }
 
-/* The sums of dl, dc and dl*dc over n columns, added to four partial sums
- * per quantity (acc) and a scalar tail; with smap, the SSIM values
- * (1 - 2dl)(1 - 2dc) are also stored there. */
-PASS void deficit_sums(double *const *m, Py_ssize_t n, double c1x2, double c2x2, v4 acc[3], double tail[3],
-                       double *smap) {
-    const double *a = m[0], *d = m[1], *p = m[2], *q = m[3];
-    const v4 C1 = splat(c1x2), C2 = splat(c2x2), one = splat(1.0), two = splat(2.0);
-    v4 sl = acc[0], sc = acc[1], sx = acc[2];
-    Py_ssize_t j = 0;
-    for (; j + 4 <= n; j += 4) {
-        const v4 A = ld(a + j), D = ld(d + j), Pp = ld(p + j), Q = ld(q + j);
-        const v4 dd = D * D, t = Q - dd;
-        const v4 dc = t / (Pp + C2 - A * A + t);
-        const v4 dl = dd / (A * A + dd + C1);
-        sl += dl;
-        sc += dc;
-        sx += dl * dc;
-        if (smap) st(smap + j, (one - two * dl) * (one - two * dc));
-    }
-    for (; j < n; j++) {
-        const double dd = d[j] * d[j], t = q[j] - dd;
-        const double dc = t / (p[j] + c2x2 - a[j] * a[j] + t), dl = dd / (a[j] * a[j] + dd + c1x2);
-        tail[0] += dl;
-        tail[1] += dc;
-        tail[2] += dl * dc;
-        if (smap) smap[j] = (1.0 - 2.0 * dl) * (1.0 - 2.0 * dc);
-    }
-    acc[0] = sl;
-    acc[1] = sc;
-    acc[2] = sx;
-}
-
 /* ------------------------------------------------------------------------ */
 /* Working memory for one strip                                             */
 
@@ -315,28 +291,309 @@ INLINE void ring_advance(work_t *W, const planes_t *P, int K, Py_ssize_t r0, Py_
 }
 
 /* ------------------------------------------------------------------------ */
-/* SSIM                                                                      */
+/* SSIM and MS-SSIM: horizontal pass first, four maps per vector            */
 
-/* The SSIM sums of output rows r0 .. r1-1 (and the map rows, when map). */
-IQA_HOT static void ssim_rows(const planes_t *P, const double *g, int K, double c1x2, double c2x2, Py_ssize_t r0,
-                              Py_ssize_t r1, double *map, work_t *W, double out[3]) {
-    const Py_ssize_t wo = P->w - K + 1;
+/* The SSIM kernel filters each input row horizontally once (the four maps
+ * u, v, u^2, v^2 of one column block, squares formed once per sample) into
+ * a ring of the last K filtered rows, then runs the vertical pass and the
+ * deficits of one output row together, in registers: no filtered map is
+ * stored. The rows hold the four maps of a column side by side (one vector
+ * per column), so that every load of both passes is aligned and one load
+ * serves several outputs of the horizontal pass (with one plane per map the
+ * shifted, line-splitting loads of the horizontal pass bounded its speed);
+ * 4 x 4 transposes move between the layouts. Column blocks cost no extra
+ * filtering (a block's horizontal pass computes exactly its own output
+ * columns), so they are small enough for the ring to stay in L1. With dec,
+ * the same pass also writes msssim.m's 2x2 box decimation of the rows and
+ * columns it owns (MS-SSIM's next scale). */
+#define SBLOCK 64 /* output columns per column block */
+#ifndef PREFETCH_ROWS
+#define PREFETCH_ROWS 2
+#endif
+#define SSTRIDE (4 * (SBLOCK + 8)) /* doubles per ring slot */
+
+typedef struct {
+    void *mem;
+    double *in;     /* one input row of a block: (u, v, u^2, v^2) per column */
+    double *tmp[2][2]; /* the x and y samples of two rows as doubles (the decimation reads both) */
+    double *dsum;      /* the decimation's sums of one row of a block */
+    double *ring;   /* 2(K + 1) slots of SSTRIDE doubles: filtered row r in slots r mod (K+1) and that + K + 1 */
+    int K;
+} swork_t;
+
+static int swork_alloc(swork_t *W, int K) {
+    const Py_ssize_t cols = ((SBLOCK + K - 1 + 7) / 8) * 8 + PAD; /* input columns of a block, padded */
+    W->K = K;
+    const size_t n = 9 * (size_t)cols + 2 * (size_t)(K + 1) * SSTRIDE;
+    W->mem = calloc(n + 8, sizeof(double));
+    if (!W->mem) return -1;
+    double *m = (double *)(((uintptr_t)W->mem + 63) & ~(uintptr_t)63); /* 64-byte aligned rows */
+    W->in = m;
+    for (int i = 0; i < 4; i++) W->tmp[i / 2][i % 2] = m + (size_t)(4 + i) * cols;
+    W->dsum = m + 8 * (size_t)cols;
+    W->ring = m + 9 * (size_t)cols;
+    return 0;
+}
+
+static void swork_free(swork_t *W) { free(W->mem); }
+
+/* The decimation target of the MS-SSIM pass: msssim.m's 2x2 box of x and y
+ * into planes of ceil(H/2) x ceil(W/2): float64 means of x / L and y / L, or
+ * (integer samples) the exact uint16 / uint32 sums of the four samples, which
+ * are the next scale's samples with data range 4L. */
+typedef struct {
+    char *ox, *oy;
+    int odt;       /* DT_F64, DT_U16 or DT_U32 */
+    Py_ssize_t wd; /* ceil(W/2) */
+    double top;    /* an integer sum above this does not fit odt */
+    int overflow;  /* set when one did not */
+} dec_t;
+
+/* a b c d (four vectors of four columns) -> the four columns, each as (a, b, c, d) */
+INLINE void transpose4(v4 a, v4 b, v4 c, v4 d, v4 o[4]) {
+    const v4 ab0 = SHUF(a, b, 0, 4, 2, 6), ab1 = SHUF(a, b, 1, 5, 3, 7);
+    const v4 cd0 = SHUF(c, d, 0, 4, 2, 6), cd1 = SHUF(c, d, 1, 5, 3, 7);
+    o[0] = SHUF(ab0, cd0, 0, 1, 4, 5);
+    o[1] = SHUF(ab1, cd1, 0, 1, 4, 5);
+    o[2] = SHUF(ab0, cd0, 2, 3, 6, 7);
+    o[3] = SHUF(ab1, cd1, 2, 3, 6, 7);
+}
+
+/* Input row r, columns c .. c+n-1, as (u, v, u^2, v^2) per column, u = x/L + y/L,
+ * v = x/L - y/L. Samples of other types than float64 are first converted to
+ * doubles in t[0] and t[1] by plain loops, which GCC vectorises well (its
+ * vector conversions of 4 narrow lanes were scalar); then each column is one
+ * vector, ((x, x, x, x) + (y, y, y, y) * (1, -1, 1, -1)) / L squared in its
+ * upper half (no shuffles: they bounded a 4 x 4 transpose). *xs and *ys: the
+ * rows of x and y as doubles, unscaled (for the decimation). */
+#define TO_DOUBLE(T)                                                                      \
+    do {                                                                                  \
+        const T *restrict a = (const T *)(P->x + off), *restrict b = (const T *)(P->y + off); \
+        double *restrict ta = t[0], *restrict tb = t[1];                                  \
+        for (Py_ssize_t i = 0; i < n; i++) ta[i] = (double)a[i];                          \
+        for (Py_ssize_t i = 0; i < n; i++) tb[i] = (double)b[i];                          \
+    } while (0)
+
+PASS void conv_row(const planes_t *P, Py_ssize_t r, Py_ssize_t c, Py_ssize_t n, double *o, double *const *t,
+                   const double **xs, const double **ys) {
+    const Py_ssize_t off = (r * P->w + c) * P->esize;
+    const double *xa = t[0], *yb = t[1];
+    if (r + PREFETCH_ROWS < P->h) /* the rows of a block are far apart: fetch ahead of the hardware prefetcher */
+        for (Py_ssize_t b = 0; b < n * P->esize; b += 64) {
+            __builtin_prefetch(P->x + off + PREFETCH_ROWS * P->w * P->esize + b);
+            __builtin_prefetch(P->y + off + PREFETCH_ROWS * P->w * P->esize + b);
+        }
+    switch (P->dt) {
+    case DT_U8: TO_DOUBLE(uint8_t); break;
+    case DT_U16: TO_DOUBLE(uint16_t); break;
+    case DT_U32: TO_DOUBLE(uint32_t); break;
+    case DT_F32: TO_DOUBLE(float); break;
+    default:
+        xa = (const double *)(P->x + off);
+        yb = (const double *)(P->y + off);
+    }
+    *xs = xa;
+    *ys = yb;
+    const v4 S = {1.0, -1.0, 1.0, -1.0}, I = splat(P->inv);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const v4 uv = (splat(xa[i]) + splat(yb[i]) * S) * I; /* (u, v, u, v) */
+        st(o + 4 * i, SHUF(uv, uv * uv, 0, 1, 6, 7));
+    }
+}
+
+/* Horizontal pass of one input row (four maps per column), n outputs rounded
+ * up to 4: o[j] = g[h] i[j+h] + sum_{k<h} g[k] (i[j+k] + i[j+K-1-k])
+ * (symmetric window, K = 2h + 1), stored at o and o2 (the ring's two copies).
+ * Four outputs share their K + 3 loads. K is a constant where the caller
+ * passes one. */
+INLINE void hfold(const double *in, double *o, double *o2, const double *g, const int K, Py_ssize_t n) {
+    const int h = K / 2;
+    for (Py_ssize_t j = 0; j < n; j += 4) {
+        const double *q = in + 4 * j;
+        const v4 gh = splat(g[h]);
+        v4 a = gh * ld(q + 4 * h), b = gh * ld(q + 4 * (h + 1)), c = gh * ld(q + 4 * (h + 2)), d = gh * ld(q + 4 * (h + 3));
+        for (int k = 0; k < h; k++) {
+            const v4 G = splat(g[k]);
+            const double *p = q + 4 * k, *e = q + 4 * (K - 1 - k);
+            a += G * (ld(p) + ld(e));
+            b += G * (ld(p + 4) + ld(e + 4));
+            c += G * (ld(p + 8) + ld(e + 8));
+            d += G * (ld(p + 12) + ld(e + 12));
+        }
+        double *t = o + 4 * j, *t2 = o2 + 4 * j;
+        st(t, a), st(t + 4, b), st(t + 8, c), st(t + 12, d);
+        st(t2, a), st(t2 + 4, b), st(t2 + 8, c), st(t2 + 12, d);
+    }
+}
+
+/* Vertical pass at column j (four maps) of output rows i and i+1, whose
+ * ring rows start at R (row k at R + k SSTRIDE): rows 0..K-1 into *a and
+ * 1..K into *b, each row loaded once. */
+INLINE void vcol2(const double *R, const double *g, const int K, v4 *a, v4 *b) {
+    const int h = K / 2;
+    v4 x = ld(R), y = ld(R + K * SSTRIDE); /* x: row k of output 0; y: row K-k of output 1 */
+    v4 A = {0}, B = {0};
+    for (int k = 0; k < h; k++) {
+        const v4 e = ld(R + (k + 1) * SSTRIDE), d = ld(R + (K - 1 - k) * SSTRIDE), G = splat(g[k]);
+        A += G * (x + d);
+        B += G * (e + y);
+        x = e;
+        y = d;
+    }
+    *a = A + splat(g[h]) * x; /* the centre taps: x = row h, y = row h + 1 */
+    *b = B + splat(g[h]) * y;
+}
+
+/* dl and dc (see the header) of four moment vectors. With both constants
+ * positive one division serves both quotients (the product of the two
+ * denominators, ~3 ulp); else two divisions, so that a zero denominator
+ * spoils only its own quotient. */
+INLINE void deficit_pair(const v4 mom[4], v4 C1, v4 C2, int one_div, v4 *dl, v4 *dc) {
+    const v4 A = mom[0], D = mom[1], Pp = mom[2], Q = mom[3];
+    const v4 AA = A * A, dd = D * D, t = Q - dd;
+    const v4 den_c = Pp + C2 - AA + t, den_l = AA + dd + C1;
+    if (one_div) {
+        const v4 r = splat(1.0) / (den_c * den_l);
+        *dc = t * den_l * r;
+        *dl = dd * den_c * r;
+    } else {
+        *dc = t / den_c;
+        *dl = dd / den_l;
+    }
+}
+
+/* The sums of dl, dc and dl*dc of columns j .. j+3 (those below n), and the map. */
+INLINE void add_terms(const v4 mom[4], Py_ssize_t j, Py_ssize_t n, v4 C1, v4 C2, int one_div, v4 acc[3],
+                      double tail[3], double *map) {
+    v4 dl, dc;
+    deficit_pair(mom, C1, C2, one_div, &dl, &dc);
+    if (j + 4 <= n) {
+        acc[0] += dl;
+        acc[1] += dc;
+        acc[2] += dl * dc;
+        if (map) st(map + j, (splat(1.0) - splat(2.0) * dl) * (splat(1.0) - splat(2.0) * dc));
+    } else { /* the last columns: the lanes below n added one by one */
+        for (int l = 0; j + l < n; l++) {
+            tail[0] += dl[l];
+            tail[1] += dc[l];
+            tail[2] += dl[l] * dc[l];
+            if (map) map[j + l] = (1.0 - 2.0 * dl[l]) * (1.0 - 2.0 * dc[l]);
+        }
+    }
+}
+
+/* Output rows i and i+1 (R: ring rows from row i on; two == 0: row i only, the
+ * second is computed from a stale slot and dropped): the sums over columns
+ * 0 .. n-1 of the block, and the map rows (map1: the second). */
+INLINE void srow2(const double *R, const double *g, const int K, Py_ssize_t n, v4 C1, v4 C2, int one_div, int two,
+                  v4 acc[3], double tail[3], double *map0, double *map1) {
+    for (Py_ssize_t j = 0; j < n; j += 4) {
+        const double *q = R + 4 * j;
+        v4 a0, a1, a2, a3, b0, b1, b2, b3, mom[4];
+        vcol2(q, g, K, &a0, &b0);
+        vcol2(q + 4, g, K, &a1, &b1);
+        vcol2(q + 8, g, K, &a2, &b2);
+        vcol2(q + 12, g, K, &a3, &b3);
+        transpose4(a0, a1, a2, a3, mom);
+        add_terms(mom, j, n, C1, C2, one_div, acc, tail, map0);
+        if (two) {
+            transpose4(b0, b1, b2, b3, mom);
+            add_terms(mom, j, n, C1, C2, one_div, acc, tail, map1);
+        }
+    }
+}
+
+/* msssim.m's 2x2 box of two rows a and b of samples as doubles (b = a for
+ * the mirrored last row of an odd height), output columns j0 .. j1-1 (a and b
+ * start at column 2 j0); with odd, o[j1] also, from the last column
+ * a[2 (j1 - j0)] mirrored. The sums run (((a[2j] + a[2j+1]) + b[2j]) + b[2j+1]),
+ * the order of _filters.matlab_box_decimate (the same bits for float64 on
+ * [0, 1]); float64 results are the sums times q = 1/(4L), integer ones the
+ * exact sums. s: scratch of j1 - j0 + 1 doubles. */
+PASS void dec_row(const double *a, const double *b, Py_ssize_t j0, Py_ssize_t j1, int odd, double q, double *s,
+                  dec_t *D, char *out) {
+    Py_ssize_t j = 0, n = j1 - j0;
+    for (; j + 4 <= n; j += 4) { /* pairs of columns summed across the lanes of two vectors */
+        const double *p = a + 2 * j, *e = b + 2 * j;
+        const v4 A = ld(p), B = ld(p + 4), C = ld(e), E = ld(e + 4);
+        st(s + j, ((SHUF(A, B, 0, 2, 4, 6) + SHUF(A, B, 1, 3, 5, 7)) + SHUF(C, E, 0, 2, 4, 6)) + SHUF(C, E, 1, 3, 5, 7));
+    }
+    for (; j < n; j++) s[j] = ((a[2 * j] + a[2 * j + 1]) + b[2 * j]) + b[2 * j + 1];
+    if (odd) s[n++] = ((a[2 * j1 - 2 * j0] + a[2 * j1 - 2 * j0]) + b[2 * j1 - 2 * j0]) + b[2 * j1 - 2 * j0];
+    if (D->odt == DT_F64) {
+        double *restrict o = (double *)out + j0;
+        for (j = 0; j < n; j++) o[j] = s[j] * q;
+        return;
+    }
+    double top = 0;
+    for (j = 0; j < n; j++) top = s[j] > top ? s[j] : top;
+    if (top > D->top) {
+        D->overflow = 1;
+        return;
+    }
+    if (D->odt == DT_U16) {
+        uint16_t *restrict o = (uint16_t *)out + j0;
+        for (j = 0; j < n; j++) o[j] = (uint16_t)(int32_t)s[j];
+    } else {
+        uint32_t *restrict o = (uint32_t *)out + j0;
+        for (j = 0; j < n; j++) o[j] = (uint32_t)(int64_t)s[j];
+    }
+}
+
+/* The SSIM sums of output rows r0 .. r1-1 and columns cb0 .. cb1-1 (whole
+ * column blocks: cb0 a multiple of SBLOCK, cb1 too or the last column; and
+ * the map rows, when map; and with dec the decimation of the input rows and
+ * columns this call owns: rows r0 .. r1-1, and to the bottom when r1 is the
+ * last output row, r0 then even; the columns of its blocks, and to the right
+ * edge with the last block). Splitting the columns among calls costs
+ * nothing (each block filters its own columns and warms its ring up
+ * anyway); splitting the rows costs K - 1 warm-up rows per block. */
+INLINE void ssim_strip(const planes_t *P, const double *g, const int K, double c1x2, double c2x2, Py_ssize_t r0,
+                       Py_ssize_t r1, Py_ssize_t cb0, Py_ssize_t cb1, double *map, swork_t *W, double out[3],
+                       dec_t *dec) {
+    const Py_ssize_t wo = P->w - K + 1, ho = P->h - K + 1;
+    const v4 C1 = splat(c1x2), C2 = splat(c2x2);
+    const int one_div = c1x2 > 0 && c2x2 > 0;
+    const Py_ssize_t own_end = r1 == ho ? P->h : r1; /* input rows decimated by this strip */
+    const double q = 0.25 * P->inv;
     v4 acc[3] = {{0}, {0}, {0}};
     double tail[3] = {0, 0, 0};
-    for (Py_ssize_t c0 = 0; c0 < wo; c0 += CBLOCK) {
-        const Py_ssize_t nb = wo - c0 < CBLOCK ? wo - c0 : CBLOCK;
-        const Py_ssize_t nc = nb + K - 1;
-        for (Py_ssize_t i = r0; i < r1; i += 2) {
-            const int two = i + 1 < r1;
-            ring_advance(W, P, K, r0, i, two, c0, nc);
-            vpass2(ring_rows(W, i), W->stride, g, K, 0, nc, W->vm[0], W->vm[1], 0);
-            for (int t = 0; t <= two; t++) {
-                hpass4(W->vm[t], W->hm, g, K, nb);
-                deficit_sums(W->hm, nb, c1x2, c2x2, acc, tail, map ? map + (i + t - r0) * wo + c0 : NULL);
+    for (Py_ssize_t c0 = cb0; c0 < cb1; c0 += SBLOCK) {
+        const Py_ssize_t nb = wo - c0 < SBLOCK ? wo - c0 : SBLOCK;
+        const Py_ssize_t c_hi = c0 + nb == wo ? P->w : c0 + nb; /* input columns decimated by this block */
+        const int odd = c_hi == P->w && (P->w & 1);
+        const Py_ssize_t j0 = c0 / 2, j1 = (c_hi - odd) / 2; /* decimated columns of two real ones */
+        const double *xs[2] = {NULL, NULL}, *ys[2] = {NULL, NULL}; /* rows r - 1 and r as doubles */
+        for (Py_ssize_t r = r0; r < r1 + K - 1; r++) {
+            conv_row(P, r, c0, nb + K - 1, W->in, W->tmp[r & 1], &xs[r & 1], &ys[r & 1]);
+            if (dec && r < own_end && ((r & 1) || r == P->h - 1)) {
+                /* slot 0 holds the even row: r - 1 for odd r, r itself for the mirrored last row */
+                const Py_ssize_t at = (r / 2) * dec->wd * (dec->odt == DT_F64 ? 8 : dec->odt == DT_U32 ? 4 : 2);
+                dec_row(xs[0], xs[r & 1], j0, j1, odd, q, W->dsum, dec, dec->ox + at);
+                dec_row(ys[0], ys[r & 1], j0, j1, odd, q, W->dsum, dec, dec->oy + at);
+            }
+            double *slot = W->ring + (size_t)(r % (K + 1)) * SSTRIDE;
+            hfold(W->in, slot, slot + (size_t)(K + 1) * SSTRIDE, g, K, nb);
+            const Py_ssize_t i = r - K; /* output rows i and i + 1 are complete after an odd count of rows */
+            const int pair = r >= r0 + K && ((r - r0 - K) & 1) == 0, last = r == r1 + K - 2 && ((r1 - r0) & 1);
+            if (pair || last) {
+                const Py_ssize_t i0 = pair ? i : r - K + 1;
+                double *m0 = map ? map + (i0 - r0) * wo + c0 : NULL;
+                srow2(W->ring + (size_t)(i0 % (K + 1)) * SSTRIDE, g, K, nb, C1, C2, one_div, pair, acc, tail, m0,
+                      m0 ? m0 + wo : NULL);
             }
         }
     }
     for (int m = 0; m < 3; m++) out[m] = hsum(acc[m]) + tail[m];
+}
+
+IQA_HOT static void ssim_rows(const planes_t *P, const double *g, int K, double c1x2, double c2x2, Py_ssize_t r0,
+                              Py_ssize_t r1, Py_ssize_t c0, Py_ssize_t c1, double *map, swork_t *W, double out[3],
+                              dec_t *dec) {
+    if (K == 11) /* the default window: every tap loop unrolled */
+        ssim_strip(P, g, 11, c1x2, c2x2, r0, r1, c0, c1, map, W, out, dec);
+    else
+        ssim_strip(P, g, K, c1x2, c2x2, r0, r1, c0, c1, map, W, out, dec);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -429,11 +686,6 @@ INLINE void row_to_double(const planes_t *P, const char *base, Py_ssize_t r, dou
  * into the lanes with shuffles, the adds in the same order); other factors,
  * and the last columns, sum one output at a time. Output rows i0 .. i1-1;
  * buf: f (W + f + PAD) doubles (the f padded input rows of one output row). */
-#if defined(__clang__) || __GNUC__ >= 12
-#define SHUF(a, b, i, j, k, l) __builtin_shufflevector(a, b, i, j, k, l)
-#else
-#define SHUF(a, b, i, j, k, l) __builtin_shuffle(a, b, (v4i){i, j, k, l})
-#endif
 
 /* acc += the four columns of the 4 x 4 block with rows a, b, c, d, left to right */
 INLINE v4 add_columns(v4 acc, v4 a, v4 b, v4 c, v4 d) {
@@ -447,17 +699,17 @@ INLINE v4 add_columns(v4 acc, v4 a, v4 b, v4 c, v4 d) {
 }
 
 IQA_HOT static void decimate_rows(const planes_t *P, const char *base, int f, double *out, Py_ssize_t i0,
-                                  Py_ssize_t i1, double *buf) {
+                                  Py_ssize_t i1, double *buf, int raw) {
     const Py_ssize_t h = P->h, w = P->w, wo = (w + f - 1) / f, stride = w + f + PAD;
     const int pre = (f + 1) / 2 - 1, post = f - 1 - pre;
-    const double area = (double)f * (double)f;
+    const double area = raw ? 1.0 : (double)f * (double)f; /* raw: the sums of the samples themselves */
     const v4 A = splat(area);
     for (Py_ssize_t i = i0; i < i1; i++) {
         for (int k = 0; k < f; k++) { /* the padded input rows: pre + W + post samples each */
             double *row = buf + k * stride;
             Py_ssize_t r = i * f - pre + k;
             r = r < 0 ? -r - 1 : (r >= h ? 2 * h - 1 - r : r);
-            row_to_double(P, base, r, P->L, row + pre);
+            row_to_double(P, base, r, raw ? 1.0 : P->L, row + pre);
             for (int t = 0; t < pre; t++) row[pre - 1 - t] = row[pre + t];
             for (int t = 0; t < post; t++) row[pre + w + t] = row[pre + w - 1 - t];
         }
@@ -494,6 +746,43 @@ IQA_HOT static void decimate_rows(const planes_t *P, const char *base, int f, do
             o[j] = s / area;
         }
     }
+}
+
+/* box_sums for integer samples and outputs: the f rows of a box added as
+ * integers into acc (W + f + PAD uint32), its columns mirrored, then the f
+ * columns of each box; exact, with no conversion to doubles. */
+#define BOX_INT(T, O)                                                                      \
+    do {                                                                                  \
+        for (Py_ssize_t i = i0; i < i1; i++) {                                            \
+            memset(acc, 0, sizeof(uint32_t) * (size_t)(pre + w + post));                  \
+            for (int k = 0; k < f; k++) {                                                 \
+                Py_ssize_t r = i * f - pre + k;                                           \
+                r = r < 0 ? -r - 1 : (r >= h ? 2 * h - 1 - r : r);                       \
+                const T *restrict a = (const T *)base + r * w;                            \
+                uint32_t *restrict d = acc + pre;                                         \
+                for (Py_ssize_t j = 0; j < w; j++) d[j] += a[j];                          \
+            }                                                                             \
+            for (int t = 0; t < pre; t++) acc[pre - 1 - t] = acc[pre + t];                \
+            for (int t = 0; t < post; t++) acc[pre + w + t] = acc[pre + w - 1 - t];       \
+            O *restrict o = (O *)out + i * wo;                                            \
+            if (f == 2)                                                                   \
+                for (Py_ssize_t j = 0; j < wo; j++) o[j] = (O)(acc[2 * j] + acc[2 * j + 1]); \
+            else                                                                          \
+                for (Py_ssize_t j = 0; j < wo; j++) {                                     \
+                    uint32_t v = 0;                                                       \
+                    for (int c = 0; c < f; c++) v += acc[j * f + c];                      \
+                    o[j] = (O)v;                                                          \
+                }                                                                         \
+        }                                                                                 \
+    } while (0)
+
+IQA_HOT static void box_int_rows(const planes_t *P, const char *base, int f, char *out, int odt, Py_ssize_t i0,
+                                 Py_ssize_t i1, uint32_t *acc) {
+    const Py_ssize_t h = P->h, w = P->w, wo = (w + f - 1) / f;
+    const int pre = (f + 1) / 2 - 1, post = f - 1 - pre;
+    if (P->dt == DT_U8 && odt == DT_U16) BOX_INT(uint8_t, uint16_t);
+    else if (P->dt == DT_U8) BOX_INT(uint8_t, uint32_t);
+    else BOX_INT(uint16_t, uint32_t);
 }
 
 /* sum over rows r0 .. r1-1 of (x - y)^2, in the data's own units; buf: 2W + PAD doubles */
@@ -721,6 +1010,8 @@ static int dtype_of(const Py_buffer *b) {
     switch (*f) {
     case 'B': return b->itemsize == 1 ? DT_U8 : -1;
     case 'H': return b->itemsize == 2 ? DT_U16 : -1;
+    case 'I':
+    case 'L': return b->itemsize == 4 ? DT_U32 : -1;
     case 'f': return b->itemsize == 4 ? DT_F32 : -1;
     case 'd': return b->itemsize == 8 ? DT_F64 : -1;
     }
@@ -728,7 +1019,7 @@ static int dtype_of(const Py_buffer *b) {
 }
 
 /* Get x and y as 2-D C-contiguous buffers of the same supported type and shape. */
-static int get_planes(PyObject *xo, PyObject *yo, double L, Py_buffer *bx, Py_buffer *by, planes_t *P) {
+static int get_planes_of(PyObject *xo, PyObject *yo, double L, Py_buffer *bx, Py_buffer *by, planes_t *P, int u32) {
     if (PyObject_GetBuffer(xo, bx, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) return -1;
     if (PyObject_GetBuffer(yo, by, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
         PyBuffer_Release(bx);
@@ -737,8 +1028,9 @@ static int get_planes(PyObject *xo, PyObject *yo, double L, Py_buffer *bx, Py_bu
     int dt = dtype_of(bx);
     if (bx->ndim != 2 || by->ndim != 2 || bx->shape[0] != by->shape[0] || bx->shape[1] != by->shape[1]) {
         PyErr_SetString(PyExc_ValueError, "x and y must be 2-D arrays of the same shape");
-    } else if (dt < 0 || dtype_of(by) != dt) {
-        PyErr_SetString(PyExc_TypeError, "x and y must both be uint8, uint16, float32 or float64");
+    } else if (dt < 0 || dtype_of(by) != dt || (dt == DT_U32 && !u32)) {
+        PyErr_SetString(PyExc_TypeError, u32 ? "x and y must both be uint8, uint16, uint32, float32 or float64"
+                                              : "x and y must both be uint8, uint16, float32 or float64");
     } else if (!(L > 0)) {
         PyErr_SetString(PyExc_ValueError, "L must be positive");
     } else {
@@ -755,6 +1047,10 @@ static int get_planes(PyObject *xo, PyObject *yo, double L, Py_buffer *bx, Py_bu
     PyBuffer_Release(bx);
     PyBuffer_Release(by);
     return -1;
+}
+
+static int get_planes(PyObject *xo, PyObject *yo, double L, Py_buffer *bx, Py_buffer *by, planes_t *P) {
+    return get_planes_of(xo, yo, L, bx, by, P, 0);
 }
 
 static int get_taps(PyObject *o, Py_buffer *b) {
@@ -788,47 +1084,117 @@ static int check_rows(const planes_t *P, int K, Py_ssize_t r0, Py_ssize_t r1) {
 }
 
 PyDoc_STRVAR(ssim_sums_doc,
-             "ssim_sums(x, y, L, window, c1x2, c2x2, r0, r1, map=None) -> (sum_dl, sum_dc, sum_dl_dc)\n\n"
+             "ssim_sums(x, y, L, window, c1x2, c2x2, r0, r1, map=None, dec_x=None, dec_y=None)\n"
+             "    -> (sum_dl, sum_dc, sum_dl_dc)\n\n"
              "Sums of the SSIM deficits over valid output rows r0 .. r1-1 of two 2-D planes\n"
-             "(uint8, uint16, float32 or float64, C-contiguous) on the [0, L] scale. If map\n"
-             "is given (a writable float64 buffer of (r1-r0) x (W-K+1)), the SSIM map rows\n"
-             "are written into it.");
+             "(uint8, uint16, uint32, float32 or float64, C-contiguous) on the [0, L] scale. If\n"
+             "map is given (a writable float64 buffer of (r1-r0) x (W-K+1)), the SSIM map rows\n"
+             "are written into it. With dec_x and dec_y (writable buffers of ceil(H/2) x\n"
+             "ceil(W/2)), the same pass writes msssim.m's 2x2 box decimation of the input rows\n"
+             "r0 .. r1-1 (to the last row when r1 is the last output row; r0 must then be even\n"
+             "and r1 even or the last output row): float64 means of x / L and y / L, or for\n"
+             "integer samples uint16 or uint32 exact sums of the four samples (data range 4L;\n"
+             "OverflowError if one does not fit). c0, c1: output columns c0 .. c1-1 only, in whole\n"
+             "blocks of BLOCK columns (c1 may be W-K+1); the map and dec are written there only.");
+
+static int get_out(PyObject *o, Py_buffer *b, Py_ssize_t rows, Py_ssize_t cols, const char *what) {
+    if (PyObject_GetBuffer(o, b, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE) < 0) return -1;
+    if (dtype_of(b) != DT_F64 || b->len != (Py_ssize_t)sizeof(double) * rows * cols) {
+        PyBuffer_Release(b);
+        PyErr_Format(PyExc_ValueError, "%s must be a writable float64 buffer of %zd x %zd", what, rows, cols);
+        return -1;
+    }
+    return 0;
+}
+
+static int get_dec(PyObject *o, Py_buffer *b, Py_ssize_t rows, Py_ssize_t cols, const char *what) {
+    if (PyObject_GetBuffer(o, b, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE) < 0) return -1;
+    const int dt = dtype_of(b);
+    if ((dt != DT_F64 && dt != DT_U16 && dt != DT_U32) || b->len != b->itemsize * rows * cols) {
+        PyBuffer_Release(b);
+        PyErr_Format(PyExc_ValueError, "%s must be a writable float64, uint16 or uint32 buffer of %zd x %zd", what,
+                     rows, cols);
+        return -1;
+    }
+    return 0;
+}
 
 static PyObject *py_ssim_sums(PyObject *self, PyObject *args, PyObject *kw) {
-    static char *names[] = {"x", "y", "L", "window", "c1x2", "c2x2", "r0", "r1", "map", NULL};
-    PyObject *xo, *yo, *go, *mo = Py_None;
+    static char *names[] = {"x", "y", "L", "window", "c1x2", "c2x2", "r0", "r1", "map", "dec_x", "dec_y", "c0", "c1",
+                            NULL};
+    PyObject *xo, *yo, *go, *mo = Py_None, *dxo = Py_None, *dyo = Py_None;
     double L, c1x2, c2x2;
-    Py_ssize_t r0, r1;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOdOddnn|O", names, &xo, &yo, &L, &go, &c1x2, &c2x2, &r0, &r1, &mo))
+    Py_ssize_t r0, r1, c0 = 0, c1 = -1;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOdOddnn|OOOnn", names, &xo, &yo, &L, &go, &c1x2, &c2x2, &r0, &r1,
+                                     &mo, &dxo, &dyo, &c0, &c1))
         return NULL;
-    Py_buffer bx, by, bg, bm = {0};
+    Py_buffer bx, by, bg, bm, bdx, bdy;
     planes_t P;
-    if (get_planes(xo, yo, L, &bx, &by, &P) < 0) return NULL;
+    if (get_planes_of(xo, yo, L, &bx, &by, &P, 1) < 0) return NULL;
     PyObject *result = NULL;
-    int have_map = 0;
+    int have_map = 0, have_dec = 0;
     if (get_taps(go, &bg) < 0) goto done_planes;
     const int K = (int)bg.shape[0];
     if (check_rows(&P, K, r0, r1) < 0) goto done_taps;
-    if (mo != Py_None) {
-        if (PyObject_GetBuffer(mo, &bm, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE) < 0) goto done_taps;
-        have_map = 1;
-        if (dtype_of(&bm) != DT_F64 || bm.len != (Py_ssize_t)sizeof(double) * (r1 - r0) * (P.w - K + 1)) {
-            PyErr_SetString(PyExc_ValueError, "map must be a writable float64 buffer of (r1-r0) x (W-K+1)");
-            goto done_map;
-        }
+    const Py_ssize_t wo = P.w - K + 1;
+    if (c1 < 0) c1 = wo;
+    if (c0 < 0 || c0 >= c1 || c1 > wo || c0 % SBLOCK || (c1 % SBLOCK && c1 != wo)) {
+        PyErr_Format(PyExc_ValueError, "output columns c0 .. c1 must be whole blocks of %d (or end at %zd)", SBLOCK, wo);
+        goto done_taps;
     }
-    work_t W;
-    if (work_alloc(&W, K, 0) < 0) {
+    if (mo != Py_None) {
+        if (get_out(mo, &bm, r1 - r0, wo, "map") < 0) goto done_taps;
+        have_map = 1;
+    }
+    dec_t dec;
+    if ((dxo == Py_None) != (dyo == Py_None)) {
+        PyErr_SetString(PyExc_ValueError, "dec_x and dec_y must both be given or both be None");
+        goto done_out;
+    }
+    if (dxo != Py_None) {
+        const Py_ssize_t hd = (P.h + 1) / 2, wd = (P.w + 1) / 2;
+        if ((r0 & 1) || ((r1 & 1) && r1 != P.h - K + 1)) {
+            PyErr_SetString(PyExc_ValueError, "with dec, r0 must be even and r1 even or the last output row");
+            goto done_out;
+        }
+        if (get_dec(dxo, &bdx, hd, wd, "dec_x") < 0) goto done_out;
+        if (get_dec(dyo, &bdy, hd, wd, "dec_y") < 0) {
+            PyBuffer_Release(&bdx);
+            goto done_out;
+        }
+        have_dec = 1;
+        dec.odt = dtype_of(&bdx);
+        if (dtype_of(&bdy) != dec.odt || (dec.odt != DT_F64 && P.dt != DT_U8 && P.dt != DT_U16 && P.dt != DT_U32)) {
+            PyErr_SetString(PyExc_TypeError, "dec_x and dec_y: both float64, or for integer samples both uint16 or "
+                                             "both uint32");
+            goto done_out;
+        }
+        dec.ox = (char *)bdx.buf;
+        dec.oy = (char *)bdy.buf;
+        dec.wd = wd;
+        dec.top = dec.odt == DT_U16 ? 65535.0 : 4294967295.0;
+        dec.overflow = 0;
+    }
+    swork_t W;
+    if (swork_alloc(&W, K) < 0) {
         PyErr_NoMemory();
-        goto done_map;
+        goto done_out;
     }
     double out[3];
     Py_BEGIN_ALLOW_THREADS
-    ssim_rows(&P, (const double *)bg.buf, K, c1x2, c2x2, r0, r1, have_map ? (double *)bm.buf : NULL, &W, out);
+    ssim_rows(&P, (const double *)bg.buf, K, c1x2, c2x2, r0, r1, c0, c1, have_map ? (double *)bm.buf : NULL, &W, out,
+              have_dec ? &dec : NULL);
     Py_END_ALLOW_THREADS
-    work_free(&W);
-    result = Py_BuildValue("(ddd)", out[0], out[1], out[2]);
-done_map:
+    swork_free(&W);
+    if (have_dec && dec.overflow)
+        PyErr_SetString(PyExc_OverflowError, "a sum of the 2x2 decimation does not fit the integer type of dec_x");
+    else
+        result = Py_BuildValue("(ddd)", out[0], out[1], out[2]);
+done_out:
+    if (have_dec) {
+        PyBuffer_Release(&bdx);
+        PyBuffer_Release(&bdy);
+    }
     if (have_map) PyBuffer_Release(&bm);
 done_taps:
     PyBuffer_Release(&bg);
@@ -943,8 +1309,76 @@ static PyObject *py_decimate(PyObject *self, PyObject *args) {
         goto done;
     }
     Py_BEGIN_ALLOW_THREADS
-    decimate_rows(&P, P.x, f, (double *)bo[0].buf, i0, i1, buf);
-    if (two) decimate_rows(&P, P.y, f, (double *)bo[1].buf, i0, i1, buf);
+    decimate_rows(&P, P.x, f, (double *)bo[0].buf, i0, i1, buf, 0);
+    if (two) decimate_rows(&P, P.y, f, (double *)bo[1].buf, i0, i1, buf, 0);
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_None);
+done:
+    free(buf);
+    for (int i = 0; i < got; i++) PyBuffer_Release(&bo[i]);
+    PyBuffer_Release(&bx);
+    PyBuffer_Release(&by);
+    return result;
+}
+
+PyDoc_STRVAR(box_sums_doc,
+             "box_sums(x, y, f, out_x, out_y, i0, i1)\n\n"
+             "The sums of ssim.m's f x f boxes (imfilter's anchor, mirrored borders, every f-th\n"
+             "sample) of the samples of two planes, not divided by anything: the decimated\n"
+             "image with data range f*f*L. Outputs of ceil(H/f) x ceil(W/f): float64, or for\n"
+             "uint8 and uint16 samples uint16 or uint32 (OverflowError unless every sum of\n"
+             "the type's samples fits); rows i0 .. i1-1. Integer sums are exact.");
+
+static PyObject *py_box_sums(PyObject *self, PyObject *args) {
+    PyObject *xo, *yo, *ox, *oy;
+    int f;
+    Py_ssize_t i0, i1;
+    if (!PyArg_ParseTuple(args, "OOiOOnn", &xo, &yo, &f, &ox, &oy, &i0, &i1)) return NULL;
+    Py_buffer bx, by, bo[2];
+    planes_t P;
+    if (get_planes(xo, yo, 1.0, &bx, &by, &P) < 0) return NULL;
+    PyObject *outs[2] = {ox, oy}, *result = NULL;
+    int got = 0, odt = -1;
+    double *buf = NULL;
+    if (f < 2 || f > 4096 || f - 1 - ((f + 1) / 2 - 1) > (P.h < P.w ? P.h : P.w)) {
+        PyErr_SetString(PyExc_ValueError, "decimation factor out of range for this image");
+        goto done;
+    }
+    const Py_ssize_t ho = (P.h + f - 1) / f, wo = (P.w + f - 1) / f;
+    if (i0 < 0 || i1 > ho || i0 >= i1) {
+        PyErr_SetString(PyExc_ValueError, "rows out of range");
+        goto done;
+    }
+    for (; got < 2; got++) {
+        if (get_dec(outs[got], &bo[got], ho, wo, got ? "out_y" : "out_x") < 0) goto done;
+        const int dt = dtype_of(&bo[got]);
+        if ((got && dt != odt) || (dt != DT_F64 && P.dt != DT_U8 && P.dt != DT_U16)) {
+            PyErr_SetString(PyExc_TypeError, "out_x and out_y: both float64, or for integer samples both uint16 or "
+                                             "both uint32");
+            got++;
+            goto done;
+        }
+        odt = dt;
+    }
+    buf = (double *)malloc(sizeof(double) * (size_t)(f + 1) * (size_t)(P.w + f + PAD));
+    if (!buf) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    const double top = (P.dt == DT_U8 ? 255.0 : 65535.0) * f * f; /* the largest possible sum */
+    if (odt != DT_F64 && top > (odt == DT_U16 ? 65535.0 : 4294967295.0)) {
+        PyErr_SetString(PyExc_OverflowError, "the box sums of these samples may not fit the integer type of the "
+                                             "outputs");
+        goto done;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    if (odt == DT_F64) {
+        decimate_rows(&P, P.x, f, (double *)bo[0].buf, i0, i1, buf, 1);
+        decimate_rows(&P, P.y, f, (double *)bo[1].buf, i0, i1, buf, 1);
+    } else {
+        box_int_rows(&P, P.x, f, (char *)bo[0].buf, odt, i0, i1, (uint32_t *)buf);
+        box_int_rows(&P, P.y, f, (char *)bo[1].buf, odt, i0, i1, (uint32_t *)buf);
+    }
     Py_END_ALLOW_THREADS
     result = Py_NewRef(Py_None);
 done:
@@ -1088,6 +1522,7 @@ static PyMethodDef methods[] = {
     {"ssim_sums", (PyCFunction)(void (*)(void))py_ssim_sums, METH_VARARGS | METH_KEYWORDS, ssim_sums_doc},
     {"zhao_sum", (PyCFunction)(void (*)(void))py_zhao_sum, METH_VARARGS | METH_KEYWORDS, zhao_sum_doc},
     {"decimate", py_decimate, METH_VARARGS, decimate_doc},
+    {"box_sums", py_box_sums, METH_VARARGS, box_sums_doc},
     {"luma", py_luma, METH_VARARGS, luma_doc},
     {"sq_diff_sum", py_sq_diff_sum, METH_VARARGS, sq_diff_sum_doc},
     {"tv_sums", py_tv_sums, METH_VARARGS, tv_sums_doc},
@@ -1098,4 +1533,11 @@ static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "_native", "iqa's float64 CPU kernels (see _cpu.py).", -1, methods,
 };
 
-PyMODINIT_FUNC PyInit__native(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__native(void) {
+    PyObject *m = PyModule_Create(&module);
+    if (m && PyModule_AddIntConstant(m, "BLOCK", SBLOCK) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 
 from . import _cpu
 from ._filters import filter_same_zero, filter_valid, gaussian_window
-from .ssim import Precision, check_data_range, check_pair, compute_dtype, lum_cs_maps, ssim_maps
+from .ssim import Precision, channels_last_hint, check_data_range, check_pair, compute_dtype, lum_cs_maps, ssim_maps
 
 Tensor = torch.Tensor
 
@@ -92,6 +92,10 @@ def mix_loss(
     data_range = check_data_range(data_range)
     if not 0.0 <= float(alpha) <= 1.0:
         raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+    if variant == "zhao" and min(x.shape[-2:]) < ZHAO_SIZE:
+        h, w = x.shape[-2:]
+        raise ValueError(channels_last_hint(x) or f"the zhao mixed loss needs at least {ZHAO_SIZE}x{ZHAO_SIZE} px, "
+                         f"got {w}x{h}")
     dtype = compute_dtype(x, precision)
     out_dtype = dtype  # results in the compute dtype (float64 on the CPU by default)
     if variant == "zhao" and dtype == torch.float64 and _cpu.usable(x, y):  # the C kernel

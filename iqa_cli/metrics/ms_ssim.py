@@ -28,8 +28,8 @@ from typing import Literal, Sequence
 import torch
 
 from . import _cpu
-from ._filters import gaussian_window, matlab_box_decimate
-from .ssim import Precision, check_data_range, check_pair, compute_dtype, mean_ssim_cs
+from ._filters import gaussian_taps, gaussian_window, matlab_box_decimate
+from .ssim import Precision, channels_last_hint, check_data_range, check_pair, compute_dtype, mean_ssim_cs
 
 Tensor = torch.Tensor
 
@@ -61,11 +61,12 @@ def check_arguments(x: Tensor, y: Tensor, data_range: float, weights, window_siz
     levels = len(weights)
     if levels < 1:
         raise ValueError("weights must not be empty")
-    h, w = x.shape[-2:]
     need = min_side(levels, window_size)
+    h, w = x.shape[-2:]
     if min(h, w) < need:
         raise ValueError(
-            f"MS-SSIM needs images of at least {need}x{need} px ({levels} scales of an "
+            channels_last_hint(x)
+            or f"MS-SSIM needs images of at least {need}x{need} px ({levels} scales of an "
             f"{window_size}x{window_size} window); got {w}x{h}"
         )
     return data_range, levels
@@ -132,33 +133,22 @@ def ms_ssim_and_ssim(
     data_range, levels = check_arguments(x, y, data_range, weights, window_size)
     dtype = compute_dtype(x, precision)
     out_dtype = dtype  # results in the compute dtype (float64 on the CPU by default)
-    window = gaussian_window(window_size, sigma, dtype=dtype, device=x.device)
-    if dtype == torch.float64 and _cpu.usable(x, y):  # the C kernel reads the stored samples
-        xs, ys, scale = x, y, data_range
-
-        def stats(a: Tensor, b: Tensor, s: float):
-            return _cpu.mean_ssim_cs(a, b, s, window, k1, k2)
-
-        down = _cpu.decimate2  # float64 on [0, 1], bit-identical to the torch branch
+    if dtype == torch.float64 and _cpu.usable(x, y):  # the C kernel: one pass per scale from the stored samples
+        all_s, all_cs = _cpu.ms_ssim_terms(x, y, data_range, gaussian_taps(window_size, sigma), k1, k2, levels)
+        first = all_s[..., 0].contiguous().mean(dim=1)  # as ssim() reduces it
+        stacked = torch.cat([all_cs[..., : levels - 1], all_s[..., levels - 1 :]], dim=-1)
     else:
-        xs, ys, scale = x.to(dtype) / data_range, y.to(dtype) / data_range, 1.0
-
-        def stats(a: Tensor, b: Tensor, s: float):
-            return mean_ssim_cs(a, b, window, k1, k2)
-
-        def down(a: Tensor, b: Tensor, s: float) -> tuple[Tensor, Tensor]:
-            return matlab_box_decimate(a, 2), matlab_box_decimate(b, 2)
-
-    terms = []
-    for level in range(levels):
-        mean_s, mean_cs, _ = stats(xs, ys, scale)
-        if level == 0:
-            first = mean_s.mean(dim=1).to(out_dtype)  # as ssim() reduces it
-        terms.append(mean_s if level == levels - 1 else mean_cs)
-        if level < levels - 1:
-            xs, ys = down(xs, ys, scale)
-            scale = 1.0
-    stacked = torch.stack(terms, dim=-1)  # (N, C, levels), float64
+        window = gaussian_window(window_size, sigma, dtype=dtype, device=x.device)
+        xs, ys = x.to(dtype) / data_range, y.to(dtype) / data_range
+        terms = []
+        for level in range(levels):
+            mean_s, mean_cs, _ = mean_ssim_cs(xs, ys, window, k1, k2)
+            if level == 0:
+                first = mean_s.mean(dim=1).to(out_dtype)  # as ssim() reduces it
+            terms.append(mean_s if level == levels - 1 else mean_cs)
+            if level < levels - 1:
+                xs, ys = matlab_box_decimate(xs, 2), matlab_box_decimate(ys, 2)
+        stacked = torch.stack(terms, dim=-1)  # (N, C, levels), float64
     wt = torch.tensor(tuple(weights), dtype=stacked.dtype, device=stacked.device)
     if warn and negative == "nan" and bool((stacked < 0).any()):
         warnings.warn(

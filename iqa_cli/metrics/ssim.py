@@ -45,6 +45,7 @@ from ._filters import (
     _band,
     col_tiles_into,
     filter_valid,
+    gaussian_taps,
     gaussian_window,
     matlab_box_decimate,
     matlab_round,
@@ -69,6 +70,24 @@ def check_pair(x: Tensor, y: Tensor) -> None:
         raise ValueError(f"input shapes differ: {tuple(x.shape)} vs {tuple(y.shape)}")
     if x.device != y.device:
         raise ValueError(f"inputs are on different devices: {x.device} vs {y.device}")
+
+
+def channels_last_hint(x: Tensor) -> str | None:
+    """The one-line layout hint for an (N, C, H, W) argument that looks like an
+    (N, H, W, C) image (last dim 1-4, dim 1 larger: numpy and PIL images are
+    channels-last), else None. Only asked when the images are too small."""
+    if 1 <= x.shape[-1] <= 4 and x.shape[1] > x.shape[-1]:
+        return (f"input of shape {tuple(x.shape)} looks channels-last (N, H, W, C); iqa takes (N, C, H, W): "
+                f"pass x.permute(0, 3, 1, 2)")
+    return None
+
+
+def check_size(x: Tensor, need: int, what: str) -> None:
+    """A one-line ValueError when the images are below ``need`` px a side
+    (``what`` names the requirement), or the layout hint when it applies."""
+    h, w = x.shape[-2:]
+    if h < need or w < need:
+        raise ValueError(channels_last_hint(x) or f"image of {w}x{h} px is smaller than {what}")
 
 
 def compute_dtype(x: Tensor, precision: str) -> torch.dtype:
@@ -563,22 +582,22 @@ def ssim(
     data_range = check_data_range(data_range)
     if downsample not in ("none", "matlab"):
         raise ValueError(f"downsample must be 'none' or 'matlab', not {downsample!r}")
+    f = matlab_downsample_factor(*x.shape[-2:]) if downsample == "matlab" else 1
+    after = f" after downsampling by {f}" if f > 1 else ""
+    check_size(x, (window_size - 1) * f + 1, f"the {window_size}x{window_size} window{after}")
     dtype = compute_dtype(x, precision)
     out_dtype = dtype  # results in the compute dtype (float64 on the CPU by default)
     if dtype == torch.float64 and _cpu.usable(x, y):  # the C kernel reads the stored samples
-        window = gaussian_window(window_size, sigma)
-        f = matlab_downsample_factor(*x.shape[-2:]) if downsample == "matlab" else 1
-        if f > 1:
-            # from the stored samples: no float64 copy of the whole image (the torch branch's bits)
-            x, y = _cpu.decimate(f, data_range, x, y)
-            data_range = 1.0
-        mean_s, _, smap = _cpu.mean_ssim_cs(x, y, data_range, window, k1, k2, keep_map=return_map)
+        window = gaussian_taps(window_size, sigma)
+        images = x.shape[:2]
+        if f > 1:  # the box sums of the stored samples, data range f²·L (exact for integers)
+            x, y, data_range = _cpu.box_sums(f, data_range, x, y)
+        mean_s, _, smap = _cpu.mean_ssim_cs(x, y, data_range, window, k1, k2, keep_map=return_map, images=images)
         values = mean_s.mean(dim=1)
         return (values, smap) if return_map else values
     xs = x.to(dtype) / data_range
     ys = y.to(dtype) / data_range
     if downsample == "matlab":
-        f = matlab_downsample_factor(*x.shape[-2:])
         xs = matlab_box_decimate(xs, f)
         ys = matlab_box_decimate(ys, f)
     window = gaussian_window(window_size, sigma, dtype=dtype, device=x.device)

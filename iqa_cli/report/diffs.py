@@ -17,9 +17,21 @@ from ..atomic import atomic_write
 THUMB_SIDE = 768  # longest side of an HTML thumbnail
 
 
-def _display(img: Any):
-    """8-bit RGB(A) of a :class:`~iqa_cli.io.LoadedImage` (or None)."""
+def shown(img: Any):
+    """8-bit RGB(A) of a :class:`~iqa_cli.io.LoadedImage` (or None), as every report shows it."""
     return None if img is None else im.display_image(img.pixels, img.data_range)
+
+
+def change_pictures(maps: dict | None, base: Any) -> tuple[Any, Any]:
+    """The SSIM heatmap and the changed pixels in red over ``base`` (the shown
+    baseline, or None), full size, ignored pixels hatched: the pictures of
+    ``--save-diffs``, the HTML report and ``iqa review``; (None, None) when
+    the runner kept no maps."""
+    maps = maps or {}
+    smap, mask, ignore = maps.get("ssim_map"), maps.get("diff_mask"), maps.get("ignore")
+    if smap is None or mask is None:
+        return None, None
+    return im.hatch(im.ssim_heatmap(smap, mask.shape), ignore), im.hatch(im.diff_overlay(mask, base), ignore)
 
 
 def unique_stem(directory: str, key: str, taken: set[str]) -> str:
@@ -54,12 +66,9 @@ class RowPictures:
         if not self.active:
             return
         maps, display = maps or {}, display or {}
-        smap, mask, ignore = maps.get("ssim_map"), maps.get("diff_mask"), maps.get("ignore")
-        base = _display(display.get("reference"))
-        heat = overlay = None
-        if smap is not None and mask is not None:
-            heat = im.hatch(im.ssim_heatmap(smap, mask.shape), ignore)
-            overlay = im.hatch(im.diff_overlay(mask, base), ignore)
+        mask, ignore = maps.get("diff_mask"), maps.get("ignore")
+        base = shown(display.get("reference"))
+        heat, overlay = change_pictures(maps, base)
         if self.diffs_dir and heat is not None:
             stem = unique_stem(self.diffs_dir, row.key, self._stems)
             os.makedirs(os.path.dirname(stem) or ".", exist_ok=True)
@@ -68,7 +77,7 @@ class RowPictures:
                     fh.write(im.png_bytes(img))
         if self.thumbnails and self.n_thumbs < self.cap:
             self.n_thumbs += 1
-            out = _display(display.get("distorted"))
+            out = shown(display.get("distorted"))
             for name, img in (("baseline", base), ("output", out), ("heatmap", heat)):
                 if img is not None:
                     row.images[name] = im.png_bytes(im.downscale(img, THUMB_SIDE))

@@ -1,6 +1,10 @@
 """``iqa review``: a local web page to look at every changed image and accept
 or reject it, one pair at a time.
 
+- :mod:`.records`: check rows turned into the records the page shows, with
+  their pictures drawn from the arrays the check's runner kept.
+- :mod:`.ci_report`: a CI run's ``iqa check --json`` report, read back for
+  ``--from-report``.
 - :mod:`.session`: the :class:`~.session.ReviewSession` protocol the server
   talks to, and :class:`~.session.FileSession`, which holds the pair records
   and applies decisions to the files of a baseline folder.
@@ -11,5 +15,5 @@ or reject it, one pair at a time.
 - ``static/``: the page (plain HTML, CSS and JavaScript; no build step).
 
 Sits between the reports and the commands: it imports the report helpers and
-the gate's statuses, and only a command imports it.
+the gate (rows, update planning), and only a command imports it.
 """

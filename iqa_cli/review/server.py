@@ -138,6 +138,8 @@ class ReviewApp:
     def __init__(self, session: ReviewSession):
         self.session = session
         self.finished = threading.Event()
+        self._busy = 0  # requests being handled
+        self._idle = threading.Condition()
         self._static = _static_files()
         self._names: set[str] = set()
         self._port: int | None = None
@@ -221,7 +223,23 @@ class ReviewApp:
 
     # ------------------------------------------------------------------ WSGI
 
+    def drain(self, timeout: float | None = None) -> bool:
+        """Wait until no request is being handled (an accept half-way through
+        its files finishes before the command exits); False on timeout."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._busy == 0, timeout)
+
     def __call__(self, environ: dict, start_response: Callable) -> Any:
+        with self._idle:
+            self._busy += 1
+        try:
+            return self._respond(environ, start_response)
+        finally:
+            with self._idle:
+                self._busy -= 1
+                self._idle.notify_all()
+
+    def _respond(self, environ: dict, start_response: Callable) -> Any:
         request = Request(environ)
         try:
             response = self._guard(request) or self._dispatch(request)
@@ -315,8 +333,9 @@ class ReviewApp:
         body = self._body(request)
         if isinstance(body, Response):
             return body
-        self.finished.set()
-        return _json(self.session.summary())
+        response = _json(self.session.summary())
+        response.call_on_close(self.finished.set)  # once the answer is sent: the command may exit right after
+        return response
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -359,11 +378,13 @@ class ReviewServer:
         return self
 
     def stop(self) -> None:
+        """Stop serving; a decision being written (Ctrl-C during an accept) is finished first."""
         if self._thread is not None:
             self._server.shutdown()
             self._thread.join()
             self._thread = None
         self._server.server_close()
+        self.app.drain(60)
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the page asks to finish (True) or ``timeout`` passes (False)."""
@@ -377,12 +398,14 @@ class ReviewServer:
 
 
 def serve(session: ReviewSession, *, host: str = "127.0.0.1", port: int = 0, allow_remote: bool = False,
-          open_browser: bool = True, echo: Callable[[str], None] = print) -> dict[str, Any]:
+          open_browser: bool = True, echo: Callable[[str], None] = print,
+          warn: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Serve ``session`` until the page's Finish button or Ctrl-C; returns
-    :meth:`~.session.ReviewSession.summary`."""
+    :meth:`~.session.ReviewSession.summary`. ``echo`` prints the address,
+    ``warn`` (default ``echo``) the warning of a non-loopback host."""
     server = ReviewServer(session, host, port, allow_remote=allow_remote)
     if server.warning:
-        echo(server.warning)
+        (warn or echo)(server.warning)
     with server:
         echo(f"iqa review: {server.url}  (Ctrl-C or the page's Finish button ends it)")
         if open_browser:

@@ -43,8 +43,10 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol, Union, runtime_checkable
 
 from ..errors import IqaError
+from ..gate.rows import CheckRow
+from ..gate.update import plan_update
 from ..status import CheckStatus
-from .paths import PathRefused, clean_relative, relative_inside, resolve_inside
+from .paths import PathRefused, relative_inside, resolve_inside
 from .undo import Change, Failed, Refused, UndoLog, default_log_path, file_sha256, new_id
 
 IMAGE_KINDS = ("baseline", "output", "heatmap", "mask")
@@ -53,6 +55,9 @@ ACCEPTED, REJECTED, SKIPPED = "accepted", "rejected", "skipped"
 STATUS_ORDER = {CheckStatus.FAIL: 0, CheckStatus.NEW: 1, CheckStatus.MISSING: 2, CheckStatus.ERROR: 3,
                 CheckStatus.PASS: 4}
 DISPLAY_8BIT = "8-bit as stored"
+#: why a pair the update plan leaves alone cannot be accepted
+_NOTHING = {CheckStatus.PASS: "it passes: nothing to accept",
+            CheckStatus.ERROR: "it could not be checked: fix the error first"}
 
 
 @runtime_checkable
@@ -98,10 +103,12 @@ class PairRecord:
     """One pair as the check saw it.
 
     ``baseline``/``output``: the files (None where there is none); the
-    baseline file must be inside BASELINE. ``target``: where an accept of a
-    NEW pair writes, relative to BASELINE (default: ``path``); a FAIL pair
-    whose output has another extension (``--match stem``) writes the
-    baseline's name with the output's extension and removes the old file.
+    baseline file must be inside BASELINE. ``target``: where an accept
+    writes or removes, relative to BASELINE, as ``check --update`` plans it
+    (filled in by the session: a NEW output goes to its path relative to
+    OUTPUT; a FAIL pair whose output has another extension, ``--match stem``,
+    writes the baseline's name with the output's extension and removes the
+    old file). ``row``: the check row it was made from, when there is one.
     ``images``: PNG bytes, or a function returning them (drawn when first
     asked for), per kind. ``arrays``: the decoded samples (``baseline``,
     ``output``), for raw pixel values. ``baseline_sha256``/``output_sha256``:
@@ -128,6 +135,8 @@ class PairRecord:
     target: str | None = None
     baseline_sha256: str | None = None
     output_sha256: str | None = None
+    hashed: bool = False
+    row: Any = field(default=None, repr=False)
 
 
 def _sha_or_none(path: str) -> str | None:
@@ -144,11 +153,17 @@ class FileSession:
     :class:`~.undo.UndoLog`, logged at ``log_path``, default beside
     ``root``). ``read_only``: a reason every accept is refused with (what
     ``check --update`` would refuse, e.g. a folder that could not be read).
+    ``output_root``: the OUTPUT folder, where NEW outputs are relative to
+    (without it a NEW pair cannot be accepted). ``baseline_file``: when the
+    check compared two files, the BASELINE file (``root`` is its folder).
     """
 
     def __init__(self, root: str, records: list[PairRecord], *, log_path: str | None = None,
-                 read_only: str | None = None, session_id: str | None = None):
+                 read_only: str | None = None, session_id: str | None = None, output_root: str | None = None,
+                 baseline_file: str | None = None):
         self.root = os.path.abspath(root)
+        self.output_root = os.path.abspath(output_root) if output_root is not None else None
+        self.baseline_file = os.path.abspath(baseline_file) if baseline_file is not None else None
         self.log = UndoLog(log_path or default_log_path(self.root))
         self.read_only = read_only
         self.id = session_id or new_id()
@@ -161,49 +176,60 @@ class FileSession:
             r.status = CheckStatus(str(r.status))
             if r.path in self._records:
                 raise ValueError(f"two pairs named {r.path!r}")
-            if r.status not in (CheckStatus.PASS, CheckStatus.ERROR):  # only what an accept may copy or replace
+            if r.status not in (CheckStatus.PASS, CheckStatus.ERROR) and not r.hashed:  # what an accept may change
                 if r.baseline is not None and r.baseline_sha256 is None:
                     r.baseline_sha256 = _sha_or_none(r.baseline)
                 if r.output is not None and r.output_sha256 is None:
                     r.output_sha256 = _sha_or_none(r.output)
             self._records[r.path] = r
+            try:
+                r.target = self._plan(r)[0].file
+            except Refused:
+                r.target = None
 
     # ------------------------------------------------------------------ reading
 
     def _plan(self, r: PairRecord) -> list[Change]:
-        """The file changes accepting ``r`` makes; :class:`Refused` (one item) when it cannot be accepted."""
+        """The file changes accepting ``r`` makes; :class:`Refused` (one item) when it cannot be accepted.
+
+        Which pairs an accept may touch, and where it writes, is what
+        ``check --update`` plans (:func:`~iqa_cli.gate.update.plan_update`,
+        the one definition; a MISSING pair's removal was asked for, as
+        ``--prune`` asks). Each planned file is then checked against the
+        bytes the check saw and kept inside BASELINE."""
         def no(why: str) -> Refused:
             return Refused([{"path": r.path, "reason": why}])
 
         if self.read_only:
             raise no(self.read_only)
-        if r.status == CheckStatus.PASS:
-            raise no("it passes: nothing to accept")
-        if r.status == CheckStatus.ERROR:
-            raise no("it could not be checked: fix the error first")
         if self._decisions.get(r.path) == ACCEPTED:
             raise no("already accepted (undo to take it back)")
+        if r.status == CheckStatus.NEW and self.output_root is None and self.baseline_file is None:
+            raise no("the OUTPUT folder is not known: nowhere to place a new file")
+        row = CheckRow(r.path, r.baseline, r.output, CheckStatus(r.status), r.status != CheckStatus.PASS)
         try:
-            if r.status == CheckStatus.MISSING:
-                if r.baseline is None or r.baseline_sha256 is None:
-                    raise no("no baseline file to remove")
+            plan = plan_update([row], self.baseline_file or self.root,
+                               None if self.baseline_file else self.root, self.output_root, prune=True, unread=[])
+        except IqaError as e:
+            raise no(str(e)) from None
+        if not plan:
+            raise no(_NOTHING.get(r.status, "nothing to accept"))
+        for side, path, sha in (("baseline", r.baseline, r.baseline_sha256), ("output", r.output, r.output_sha256)):
+            if path is not None and sha is None:
+                raise no(f"the {side} is not as the check read it (changed meanwhile, or unreadable): "
+                         "run the review again")
+        try:
+            if plan.removals:
                 rel = relative_inside(self.root, r.baseline)
                 return [Change(r.path, self.root, rel, resolve_inside(self.root, rel), "removed",
                                r.baseline_sha256)]
-            if r.output is None or r.output_sha256 is None:
-                raise no("no output file to copy")
+            (copy,) = plan.copies
             changes = []
-            if r.status == CheckStatus.NEW or r.baseline is None:
-                rel = clean_relative(r.target or r.path)
-            else:
-                old = relative_inside(self.root, r.baseline)
-                stem, ext = os.path.splitext(old)
-                new_ext = os.path.splitext(r.output)[1]
-                rel = old if ext.lower() == new_ext.lower() else stem + new_ext
-                if rel != old:  # --match stem: the new format's name, the old file goes
-                    changes.append(Change(r.path, self.root, old, resolve_inside(self.root, old), "removed",
-                                          r.baseline_sha256))
-            target = resolve_inside(self.root, rel)
+            if copy.old is not None:  # --match stem: the new format's name, the old file goes
+                old = relative_inside(self.root, copy.old)
+                changes.append(Change(r.path, self.root, old, resolve_inside(self.root, old), "removed",
+                                      r.baseline_sha256))
+            target = resolve_inside(self.root, relative_inside(self.root, copy.target))
             rel = relative_inside(self.root, target)
             expect_old = r.baseline_sha256 if (r.baseline is not None and not changes) else \
                 (file_sha256(target) if os.path.lexists(target) and changes else None)
@@ -211,7 +237,7 @@ class FileSession:
                 what = "a folder" if os.path.isdir(target) else "a file"
                 raise no(f"{rel}: {what} of that name is in BASELINE (it was not there for the check)")
             action = "replaced" if expect_old is not None else "added"
-            changes.insert(0, Change(r.path, self.root, rel, target, action, expect_old, r.output,
+            changes.insert(0, Change(r.path, self.root, rel, target, action, expect_old, os.path.abspath(r.output),
                                      r.output_sha256))
             return changes
         except PathRefused as e:

@@ -370,7 +370,8 @@
     $("ctl-diff").hidden = view !== "diff";
     viewer.classList.toggle("no-where", !state.where);
     if (!view || !Object.keys(entry.urls).length) {
-      viewer.innerHTML = `<div class="no-image">no images for this pair${p.reason ? ": " + esc(p.reason) : ""}</div>`;
+      const why = p.reason || (p.needs_decision ? "" : "it passes (pictures are kept for the pairs that need a decision)");
+      viewer.innerHTML = `<div class="no-image">no images for this pair${why ? ": " + esc(why) : ""}</div>`;
       return;
     }
     const add = (label, kinds, right) => {
