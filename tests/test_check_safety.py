@@ -171,7 +171,8 @@ def _exif_rotated_copy(src: Path, dst: Path) -> None:
 
 def test_passing_pairs_show_their_warnings_in_every_report(tmp_path, monkeypatch):
     """An output whose EXIF orientation changed (same stored pixels, displays rotated)
-    and an animated GIF whose second frame changed passed with no warning except in --json."""
+    passed with no warning except in --json; an animated GIF whose second frame changed
+    passed too (first frame only): now it is read frame by frame and fails, naming the frame."""
     monkeypatch.chdir(tmp_path)
     a = smooth_image(40, 40, seed=1)
     write_png(tmp_path / "base" / "photo.png", a)
@@ -185,14 +186,17 @@ def test_passing_pairs_show_their_warnings_in_every_report(tmp_path, monkeypatch
     r = iqa("check", "base", "out", "--junit", "j.xml", "--github", env={"GITHUB_STEP_SUMMARY": str(summary)})
     out = r.stdout
     assert "EXIF orientations differ (reference 1, distorted 6)" in out
-    assert "2 frames: using the first" in out
+    assert r.exit_code == 1
+    assert "FAIL: 1 of 2 pairs failed: anim.gif" in out
+    assert "worst ssim_min at frame 1 (0.100 s)" in out
     junit = ET.parse(tmp_path / "j.xml").getroot()
-    texts = {c.get("name"): "".join(c.itertext()) for c in junit.iter("testcase")}
+    cases = {c.get("name"): c for c in junit.iter("testcase")}
+    texts = {name: "".join(c.itertext()) for name, c in cases.items()}
     assert "warning: EXIF orientations differ" in texts["photo.png"]
-    assert "frames: using the first" in texts["anim.gif"]
+    assert cases["anim.gif"].find("failure") is not None and cases["photo.png"].find("failure") is None
     annotations = [ln for ln in out.splitlines() if ln.startswith("::warning")]
     assert any("photo.png: EXIF orientations differ" in ln for ln in annotations)
-    assert any("anim.gif" in ln and "frames: using the first" in ln for ln in annotations)
+    assert any(ln.startswith("::error") and "anim.gif" in ln and "frame 1" in ln for ln in out.splitlines())
     assert "EXIF orientations differ" in summary.read_text()
 
 

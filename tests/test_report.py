@@ -107,6 +107,10 @@ def test_json_document_is_strict_and_follows_schema(results):
         "ignore": [],
         "mask": None,
         "exif_transpose": False,
+        "frames": "exact",
+        "offset": 0,
+        "find_offset": 0,
+        "pool": "mean",
     }  # iqa/2 records every setting
     assert [p["status"] for p in doc["pairs"]] == ["ok", "ok", "ok", "ok", "error", "missing_reference"]
     a, b, c, d, e, f = doc["pairs"]

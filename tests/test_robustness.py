@@ -348,15 +348,23 @@ def test_float_inside_unit_range_warns(tmp_path: Path) -> None:
     assert row["warnings"]
 
 
-def test_animated_gif_first_frame(tmp_path: Path) -> None:
+def test_animated_gif_is_read_frame_by_frame(tmp_path: Path) -> None:
+    """A GIF stored with no frame delays (Pillow's default) against its first frame:
+    once compared by the first frame only (mse 0); now the extra frames are a mismatch
+    unless --frames says what to score, and a 0 ms delay is timed as browsers show it."""
     frames = [Image.fromarray(RNG.integers(0, 256, (32, 32), dtype=np.uint8)).convert("P") for _ in range(3)]
     frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:])
     frames[0].save(tmp_path / "one.gif")
     res = invoke("compare", tmp_path / "one.gif", tmp_path / "anim.gif", "--format", "json")
+    assert res.exit_code == 1
+    row = json_doc(res)["pairs"][0]
+    assert row["status"] == "error" and row["error"].startswith("frame mismatch") and "--frames overlap" in row["error"]
+    res = invoke("compare", tmp_path / "one.gif", tmp_path / "anim.gif", "--format", "json", "--frames", "overlap")
     assert res.exit_code == 0, res.stderr
     row = json_doc(res)["pairs"][0]
     assert row["metrics"]["mse"] == 0.0
-    assert any("frame" in w for w in row["warnings"]), row["warnings"]
+    assert any("2 frames with a duration of 0 ms: timed at 100 ms" in w for w in row["warnings"]), row["warnings"]
+    assert any("2 distorted frames without a reference frame left out" in w for w in row["warnings"]), row["warnings"]
 
 
 def test_multipage_tiff_first_page(tmp_path: Path) -> None:

@@ -20,8 +20,8 @@ opens any frame source by what its path is.
   method (none/keep, restore to background, restore to previous), APNG frames
   after their ``dispose_op``/``blend_op``, WebP frames by libwebp's animation
   decoder. Each frame is RGBA (RGB when fully opaque), 8-bit. Times are the
-  cumulative frame durations stored in the file (a GIF delay of 0 is kept as
-  0 with a note: browsers show such frames for 100 ms).
+  cumulative frame durations stored in the file (a delay of 0 counts as
+  100 ms, with a note, as browsers show such frames).
 """
 
 from __future__ import annotations
@@ -238,6 +238,9 @@ class AnimationSource:
             yield Frame(index=k, time=info.times[k], planes=(), data_range=255.0, layout="image", image=img)
 
 
+ZERO_DELAY_MS = 100  # what browsers show a frame stored with no delay for
+
+
 def open_animation(path: str | os.PathLike[str], *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> AnimationSource:
     """An animated GIF, APNG or WebP as a frame source (rules in the module
     docstring). Every frame is visited once here for its duration.
@@ -261,16 +264,14 @@ def open_animation(path: str | os.PathLike[str], *, max_pixels: int | None = DEF
                                      interval=None, vfr=False, gaps=(), data_range=255.0, bit_depth=8,
                                      layout="image"), fmt)
     durations = [d for _, d, _ in src._walk(decode=False)]
+    zero = sum(1 for d in durations[:-1] if d == 0)
     times, t = [], Fraction(0)
     for d in durations:
         times.append(t)
-        t += Fraction(d).limit_denominator(1_000_000) / 1000
+        t += Fraction(d or ZERO_DELAY_MS).limit_denominator(1_000_000) / 1000
     notes = []
-    zero = sum(1 for d in durations[:-1] if d == 0)
     if zero:
-        notes.append(f"{zero} frames with a duration of 0 ms (browsers show them for 100 ms); times as stored")
-    if len(set(times)) != len(times):
-        raise fail("two frames share one time (durations of 0 ms): cannot pair them by time")
+        notes.append(f"{zero} frames with a duration of 0 ms: timed at {ZERO_DELAY_MS} ms, as browsers show them")
     interval, vfr, gaps = timing(times, Fraction(1, 1000))
     if vfr:
         notes.append("variable frame durations")
@@ -316,7 +317,11 @@ def is_sequence(path: str | os.PathLike[str]) -> bool:
     """Whether ``path`` is a frame source rather than a still image: a video
     file, a folder, or a GIF/PNG/WebP with more than one frame."""
     spath = os.fspath(path)
-    if os.path.isdir(spath) or is_video(spath):
+    if os.path.isdir(spath):
+        return True
+    if os.path.lexists(spath) and not os.path.isfile(spath):  # a FIFO or broken link: never opened (a FIFO blocks); the loader names it
+        return False
+    if is_video(spath):
         return True
     if os.path.splitext(spath)[1].lower() in _ANIMATED_EXTENSIONS:
         try:
