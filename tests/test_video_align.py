@@ -73,7 +73,7 @@ def test_a_dropped_frame_is_found_by_its_time_not_by_counting():
     ref = info(range(10))
     dist = info([0, 1, 2, 3, 5, 6, 7, 8, 9])  # frame 4 dropped, timestamps kept
     assert [(g.after, g.missing) for g in dist.gaps] == [(3, 1)]
-    with pytest.raises(AlignmentError, match=r"no frame for reference frames 4 \(0\.160 s\)"):
+    with pytest.raises(AlignmentError, match=r"no frame for reference frame 4 \(0\.160 s\)"):
         plan_pairs(ref, dist)
     plan = plan_pairs(ref, dist, frames="overlap")
     assert pairs(plan) == [(0, 0), (1, 1), (2, 2), (3, 3), (5, 4), (6, 5), (7, 6), (8, 7), (9, 8)]
@@ -92,7 +92,7 @@ def test_24_vs_25_fps_is_refused_then_paired_by_what_is_on_screen():
     assert plan.method == "hold" and len(plan) == 25
     # reference frame i at i/25 s shows the distorted frame j with j/24 <= i/25 < (j+1)/24
     assert pairs(plan) == [(i, (i * 24) // 25) for i in range(25)]
-    assert plan.repeated == 1 and any("1 distorted frames used twice or more, 0 never shown" in n for n in plan.notes)
+    assert plan.repeated == 1 and any("1 distorted frame used twice or more, 0 never shown" in n for n in plan.notes)
     # 25 reference frames over a 24 fps stream 2 frames short: ref refuses, overlap leaves them out
     short = info(range(22), rate=24)
     with pytest.raises(AlignmentError, match="fall outside the distorted stream"):
@@ -201,7 +201,7 @@ def test_static_content_is_not_called_misaligned(videos):
 def test_a_dropped_frame_in_a_real_video(videos):
     ref = open_stream(videos["ref"])
     with_pts = open_stream(videos["dropped_pts"])
-    with pytest.raises(AlignmentError, match=r"reference frames 12 \(0\.480 s\)"):
+    with pytest.raises(AlignmentError, match=r"reference frame 12 \(0\.480 s\)"):
         plan_pairs(ref.info, with_pts.info)
     plan = plan_pairs(ref.info, with_pts.info, frames="overlap")
     assert len(plan) == 29 and (12, 12) not in pairs(plan) and (13, 12) in pairs(plan)

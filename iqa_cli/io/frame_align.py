@@ -109,6 +109,10 @@ def _ranges(indices: Iterable[int], limit: int = 4) -> str:
     return text
 
 
+def _frames(n: int) -> str:
+    return "frame" if n == 1 else "frames"
+
+
 def _when(times: tuple[Fraction, ...], indices: list[int], timed: bool) -> str:
     if not timed or not indices:
         return ""
@@ -211,10 +215,10 @@ def _by_time(rt, dt, interval, mode, offset, timed, ref, dist, notes) -> AlignPl
         if bad_r or bad_d:
             what = []
             if bad_r:
-                what.append(f"the distorted has no frame for reference frames {_ranges(bad_r)}"
+                what.append(f"the distorted has no frame for reference {_frames(len(bad_r))} {_ranges(bad_r)}"
                             f"{_when(ref.times, bad_r, timed)}")
             if bad_d:
-                what.append(f"the reference has no frame for distorted frames {_ranges(bad_d)}"
+                what.append(f"the reference has no frame for distorted {_frames(len(bad_d))} {_ranges(bad_d)}"
                             f"{_when(dist.times, bad_d, timed)}")
             counts = f"reference {ref.frame_count} frames, distorted {dist.frame_count}"
             shifted = f" after {spell('offset')} {offset}" if offset else ""
@@ -222,15 +226,15 @@ def _by_time(rt, dt, interval, mode, offset, timed, ref, dist, notes) -> AlignPl
                                  f"{_hint_modes()}, or {spell('offset')} N if one stream is shifted "
                                  f"({spell('find_offset')} searches for N)")
     elif mode == "ref" and ur:
-        raise AlignmentError(f"the distorted has no frame for reference frames {_ranges(ur)}"
+        raise AlignmentError(f"the distorted has no frame for reference {_frames(len(ur))} {_ranges(ur)}"
                              f"{_when(ref.times, ur, timed)} ({ref.frame_count} reference frames, "
                              f"{dist.frame_count} distorted); {spell('frames')} ref scores every reference frame "
                              f"and never repeats a distorted one: use {spell('frames')} overlap to leave them out")
     if ur:
-        notes.append(f"{len(ur)} reference frames without a distorted frame left out: {_ranges(ur)}"
+        notes.append(f"{len(ur)} reference {_frames(len(ur))} without a distorted frame left out: {_ranges(ur)}"
                      f"{_when(ref.times, ur, timed)}")
     if ud:
-        notes.append(f"{len(ud)} distorted frames without a reference frame left out: {_ranges(ud)}"
+        notes.append(f"{len(ud)} distorted {_frames(len(ud))} without a reference frame left out: {_ranges(ud)}"
                      f"{_when(dist.times, ud, timed)}")
     return AlignPlan(tuple(pairs), mode, offset, "time", timed, tuple(ur), tuple(ud), 0, tuple(notes))
 
@@ -248,7 +252,7 @@ def _by_hold(rt, dt, di, mode, offset, timed, ref, dist, notes) -> AlignPlan:
             continue
         pairs.append(FramePair(i, j, ref.times[i]))
     if mode == "ref" and outside:
-        raise AlignmentError(f"reference frames {_ranges(outside)}{_when(ref.times, outside, timed)} fall outside "
+        raise AlignmentError(f"reference {_frames(len(outside))} {_ranges(outside)}{_when(ref.times, outside, timed)} fall outside "
                              f"the distorted stream ({_fps(ref)} vs {_fps(dist)}); {spell('frames')} ref never "
                              f"repeats a distorted frame past its end: use {spell('frames')} overlap")
     used = [p.dist for p in pairs]
@@ -258,10 +262,11 @@ def _by_hold(rt, dt, di, mode, offset, timed, ref, dist, notes) -> AlignPlan:
     never = [j for j in range(lo, hi + 1) if j not in seen]
     ud = tuple(j for j in range(len(dt)) if j not in seen)
     notes.append(f"frame rates differ ({_fps(ref)} vs {_fps(dist)}): each reference frame paired with the "
-                 f"distorted frame on screen at its time; {repeated} distorted frames used twice or more, "
+                 f"distorted frame on screen at its time; {repeated} distorted {_frames(repeated)} used twice or more, "
                  f"{len(never)} never shown")
     if outside:
-        notes.append(f"{len(outside)} reference frames outside the distorted stream left out: {_ranges(outside)}")
+        notes.append(f"{len(outside)} reference {_frames(len(outside))} outside the distorted stream left out: "
+                     f"{_ranges(outside)}{_when(ref.times, outside, timed)}")
     return AlignPlan(tuple(pairs), mode, offset, "hold", timed, tuple(outside), ud, repeated, tuple(notes))
 
 

@@ -422,6 +422,22 @@ def video_line(r: PairResult, columns: Sequence[str], settings: Settings, uni: b
     return Text(text, style="cyan")
 
 
+def planes_line(r: PairResult, columns: Sequence[str], settings: Settings, uni: bool) -> Text | None:
+    """Under colour ``yuv``: each metric's Y, U and V values (the columns show their pixel-weighted all)."""
+    if settings.color != "yuv" or r.video is None or r.status != PairStatus.OK:
+        return None
+    parts = []
+    for c in columns:
+        vals = [r.metrics.get(f"{c}_{p}") for p in "yuv"]
+        if all(v is None for v in vals):
+            continue
+        col = COLUMN_INFO[c]
+        unit = " dB" if col.sub == "dB" else ""
+        name = col.header if unit else header(c, settings, lines=1)
+        parts.append(f"{name} " + " / ".join(format_value(c, v, unicode=uni) for v in vals) + unit)
+    return Text("Y/U/V: " + ", ".join(parts), style="cyan") if parts else None
+
+
 def _video_columns(results: Sequence[PairResult], columns: Sequence[str]) -> list[str]:
     """The pooled PSNR columns, when a pair of frame sequences holds them."""
     held = {c for r in results if r.video is not None for c in r.metrics}
@@ -467,8 +483,8 @@ def render(
 
     A pair of frame sequences shows its values pooled by the ``pool``
     setting, the pooled PSNRs (``psnr_mean_db``, ``psnr_total``) as columns of
-    their own, and a line with its worst frames; ``per_frame``: then a table of
-    its frames.
+    their own, and a line with its worst frames (under colour ``yuv`` one more
+    with each plane's values); ``per_frame``: then a table of its frames.
     """
     results = list(results)
     columns = settings.columns
@@ -482,8 +498,8 @@ def render(
     details = []
     for r, w in zip(results, per_row):
         status, notes = namer.details(r, w)
-        line = video_line(r, columns, settings, uni)
-        details.append((status + ([line] if line is not None else []), notes))
+        lines = [video_line(r, columns, settings, uni), planes_line(r, columns, settings, uni)]
+        details.append((status + [t for t in lines if t is not None], notes))
     print_grid(
         console, uni, labels,
         _metric_grid(shown, settings, cells),
