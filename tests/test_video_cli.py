@@ -12,7 +12,9 @@ import csv
 import io
 import json
 import math
+import re
 import sys
+import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
@@ -291,6 +293,29 @@ def test_check_pool_mean_averages_the_changed_frame_away_and_min_does_not(base_o
     # the default gates (ssim<0.99 on the mean) catch it and name the frame
     res = iqa("check", "base", "bad")
     assert res.exit_code == 1 and "at frame 4 (0.160 s)" in res.stdout
+
+
+def test_html_report_of_a_failing_video_charts_every_frame_and_marks_the_worst(base_out):
+    res = iqa("check", "base", "bad", "--pool", "min", "--fail-if", "ssim_min<0.95", "--html", "rep")
+    assert res.exit_code == 1
+    page = (base_out / "rep" / "index.html").read_text()
+    svgs = re.findall(r"<svg .*?</svg>", page, flags=re.S)
+    assert len(svgs) == 1
+    svg = ET.fromstring(svgs[0])
+    ns = {"s": "http://www.w3.org/2000/svg"}
+    assert svg.get("aria-label") == "per-frame SSIM min and SSIM and PSNR dB"  # the gated column first
+    lines = svg.findall("s:polyline", ns)
+    assert len(lines) == 3  # one panel per column, each one run over all 8 frames
+    points = [[tuple(map(float, p.split(","))) for p in pl.get("points").split()] for pl in lines]
+    assert [len(p) for p in points] == [8, 8, 8]
+    marks = svg.findall("s:circle[@class='wdot']", ns)
+    assert len(marks) == 3
+    for pts, mark in zip(points, marks):  # the worst frame is frame 4 in every panel
+        assert (float(mark.get("cx")), float(mark.get("cy"))) == pts[4]
+        assert pts[4][1] == max(y for _, y in pts)  # lowest on screen: the worst value
+    labels = [t.text for t in svg.findall("s:text[@class='w']", ns)]
+    assert labels == ["worst: frame 4 (0.160 s)"] * 3
+    assert "<figcaption>output, frame 4 (0.160 s)</figcaption>" in page
 
 
 # --------------------------------------------------------------------------- f: CSV and batch

@@ -112,15 +112,20 @@ def _panel(column: str, xs: list[float], frames: list[int], values: list[Any], v
             x, y = sx(xs[i]), sy(ys[i])
             t = worst.get("time")
             label = f"worst: frame {worst['frame']}" + (f" ({t:.3f} s)" if isinstance(t, (int, float)) else "")
-            anchor = "end" if x > _LEFT + plot_w * 0.7 else "start"
-            dx = -6 if anchor == "end" else 6
+            # the label sits on the title line, right-aligned: inside the plot it crossed the values
             out.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{y0 + _TOP}" y2="{y0 + _TOP + plot_h}" class="worst"/>'
                        f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" class="wdot"/>'
-                       f'<text x="{x + dx:.1f}" y="{y0 + _TOP + 12}" class="w" text-anchor="{anchor}">{_e(label)}</text>')
+                       f'<text x="{_LEFT + plot_w}" y="{y0 + 14}" class="w" text-anchor="end">{_e(label)}</text>')
     out.append(f'<text x="{_LEFT}" y="{y0 + PANEL - 6}" class="x">{_e(_x_text(x0, x_label))}</text>'
                f'<text x="{_LEFT + plot_w}" y="{y0 + PANEL - 6}" class="x" text-anchor="end">'
                f"{_e(_x_text(x1, x_label))}</text>")
     return "".join(out)
+
+
+def _name(column: str) -> str:
+    """``"SSIM"``, ``"SSIM min"``, ``"PSNR dB"``: the header and its second line."""
+    info = COLUMN_INFO[column]
+    return f"{info.header} {info.sub}" if info.sub else info.header
 
 
 def _x_text(x: float, label: str) -> str:
@@ -154,7 +159,7 @@ def frame_chart(series: dict[str, Any] | None, video: dict[str, Any] | None, *,
     if not panels:
         return ""
     height = PANEL * len(panels)
-    label = "per-frame " + " and ".join(COLUMN_INFO[c].header for c in cols)
+    label = "per-frame " + " and ".join(_name(c) for c in cols)
     style = ("<style>.t{font:600 12px sans-serif;fill:#1b1f23}.x,.y{font:11px sans-serif;fill:#586069}"
              ".y{text-anchor:end}.w{font:11px sans-serif;fill:#b31d28}.frame{fill:#fafbfc;stroke:#d1d5da}"
              ".line{fill:none;stroke:#0366d6;stroke-width:1.2}.dot{fill:#0366d6}"

@@ -77,7 +77,10 @@ def _pair_block(row: Any) -> str:
         frames = f"{video['frames']} frames, " if video else ""
         parts.append(f'<div class="note">{frames}{row.width}x{row.height} px; baseline {_e(row.baseline)}; '
                      f"output {_e(row.output)}</div>")
-    chart = frame_chart(getattr(row, "series", None), video)
+    pictured = ((video or {}).get("pictured") or {}).get("column")
+    # the gated column whose worst frame is pictured below comes first, then SSIM and PSNR
+    charted = tuple(dict.fromkeys(c for c in (pictured, "ssim", "psnr") if c))
+    chart = frame_chart(getattr(row, "series", None), video, columns=charted)
     if chart:
         parts.append(f'<div class="chart">{chart}</div>')
     if row.images:
