@@ -252,7 +252,8 @@ def _by_hold(rt, dt, di, mode, offset, timed, ref, dist, notes) -> AlignPlan:
             continue
         pairs.append(FramePair(i, j, ref.times[i]))
     if mode == "ref" and outside:
-        raise AlignmentError(f"reference {_frames(len(outside))} {_ranges(outside)}{_when(ref.times, outside, timed)} fall outside "
+        raise AlignmentError(f"reference {_frames(len(outside))} {_ranges(outside)}{_when(ref.times, outside, timed)} "
+                             "fall outside "
                              f"the distorted stream ({_fps(ref)} vs {_fps(dist)}); {spell('frames')} ref never "
                              f"repeats a distorted frame past its end: use {spell('frames')} overlap")
     used = [p.dist for p in pairs]
@@ -262,7 +263,8 @@ def _by_hold(rt, dt, di, mode, offset, timed, ref, dist, notes) -> AlignPlan:
     never = [j for j in range(lo, hi + 1) if j not in seen]
     ud = tuple(j for j in range(len(dt)) if j not in seen)
     notes.append(f"frame rates differ ({_fps(ref)} vs {_fps(dist)}): each reference frame paired with the "
-                 f"distorted frame on screen at its time; {repeated} distorted {_frames(repeated)} used twice or more, "
+                 f"distorted frame on screen at its time; {repeated} distorted {_frames(repeated)} used twice or "
+                 "more, "
                  f"{len(never)} never shown")
     if outside:
         notes.append(f"{len(outside)} reference {_frames(len(outside))} outside the distorted stream left out: "
