@@ -238,3 +238,31 @@ class ReviewProcess:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(10)
+
+
+# --------------------------------------------------------------------------- a video pair
+
+CLIP_FRAMES, CLIP_WORST = 8, 5  # clip.mkv: 8 frames at 25 fps; the output's frame 5 has a patch inverted
+
+
+def video_folders(root: Path) -> tuple[Path, Path]:
+    """BASELINE and OUTPUT with ``clip.mkv`` (FFV1, 64x48, 8 frames at 25 fps: the
+    output is the baseline's frames with light noise and, in frame 5, a patch of
+    Y inverted) and ``a.png`` (an image whose output has a repainted block): both
+    fail ``iqa check``'s default gates. Needs PyAV (the test skips without it)."""
+    from test_video_make import noisy, scene, write_video
+
+    b, o = root / "baseline", root / "output"
+    b.mkdir(parents=True)
+    o.mkdir(parents=True)
+    frames = scene(64, 48, CLIP_FRAMES)
+    write_video(b / "clip.mkv", frames)
+    out = noisy(frames, 1.5)
+    out[CLIP_WORST][0][10:30, 20:44] = 255 - out[CLIP_WORST][0][10:30, 20:44]
+    write_video(o / "clip.mkv", out)
+    img = render(48)
+    write(b / "a.png", img)
+    changed = img.copy()
+    changed[8:24, 8:24] = (250, 30, 30)
+    write(o / "a.png", changed)
+    return b, o

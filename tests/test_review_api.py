@@ -419,3 +419,71 @@ def test_stopping_the_server_lets_a_decision_being_written_finish(small):
     stopper.join(30)
     t.join(30)
     assert not stopper.is_alive() and done.is_set()
+
+
+# --------------------------------------------------------------------------- a video pair
+
+
+def test_a_failing_video_pair_has_its_per_frame_chart_and_an_image_pair_none(tmp_path):
+    """A real `iqa review` on a failing video (frame 5 changed) and a failing image: the video's pair
+    object says it is one (frames, worst and pictured frame), its chart.svg is an SVG image with one point
+    per frame in each panel (the gated column first, as `check --html`) and frame 5 marked; the image pair
+    has no chart (404)."""
+    import xml.etree.ElementTree as ET
+
+    from iqa_cli.formatting import table_value
+
+    pytest.importorskip("av")
+    b, o = rs.video_folders(tmp_path)
+    proc = rs.ReviewProcess(str(b), str(o), cwd=tmp_path)
+    try:
+        status, doc = proc.request("GET", "/api/pairs")
+        assert status == 200
+        pairs = {p["path"]: p for p in doc["pairs"]}
+        assert {k: p["status"] for k, p in pairs.items()} == {"a.png": "FAIL", "clip.mkv": "FAIL"}
+        clip, img = pairs["clip.mkv"], pairs["a.png"]
+        assert clip["chart"] is True and img["chart"] is False and img["video"] is None
+        v = clip["video"]
+        assert (v["frames"], v["reference_frames"], v["distorted_frames"], v["frame_rate"]) == (8, 8, 8, 25.0)
+        assert v["pictured"]["frame"] == rs.CLIP_WORST and v["pictured"]["time"] == pytest.approx(0.2)
+        assert {c: w["frame"] for c, w in v["worst"].items()} == {c: rs.CLIP_WORST for c in v["worst"]}
+        assert clip["images"] == ["baseline", "output", "heatmap", "mask"]  # of the pictured frame
+
+        status, svg, res = _get(proc, "/api/pairs/clip.mkv/chart.svg")
+        assert status == 200 and res.getheader("Content-Type") == "image/svg+xml"
+        assert "style-src 'self'" in res.getheader("Content-Security-Policy")  # as strict as the page's
+        root = ET.fromstring(svg)  # a standalone document
+        ns = {"s": "http://www.w3.org/2000/svg"}
+        assert root.tag == "{http://www.w3.org/2000/svg}svg" and root.find("s:style", ns) is None
+        order = [v["pictured"]["column"]] + [c for c in ("ssim", "psnr") if c != v["pictured"]["column"]]
+        names = {"ssim": "SSIM", "psnr": "PSNR dB", "ssim_min": "SSIM min"}
+        assert root.get("aria-label") == "per-frame " + " and ".join(names[c] for c in order)
+        lines = root.findall("s:polyline", ns)
+        points = [[tuple(map(float, p.split(","))) for p in pl.get("points").split()] for pl in lines]
+        assert [len(p) for p in points] == [rs.CLIP_FRAMES] * len(order)  # one point per frame, per panel
+        assert len({x for x, _ in points[0]}) == rs.CLIP_FRAMES
+        marks = root.findall("s:circle[@class='wdot']", ns)
+        assert len(marks) == len(order)
+        for pts, mark in zip(points, marks):  # frame 5 marked, and it is the lowest point: the worst value
+            assert (float(mark.get("cx")), float(mark.get("cy"))) == pts[rs.CLIP_WORST]
+            assert pts[rs.CLIP_WORST][1] == max(y for _, y in pts)
+            assert mark.get("fill") == "#cb2431"  # styled by attributes: no <style> for a CSP to block
+        assert [t.text for t in root.findall("s:text[@class='w']", ns)] == ["worst: frame 5 (0.200 s)"] * len(order)
+        titles = [t.text for t in root.findall("s:text[@class='t']", ns)]
+        for c, title in zip(order, titles):  # each panel's pooled values are the pair's
+            assert f"mean {table_value(c, v['pools'][c]['mean'])}, " in title
+
+        status, body, _ = _get(proc, "/api/pairs/a.png/chart.svg")
+        assert status == 404 and b"not a video pair" in body
+        assert _get(proc, "/api/pairs/nothing.mkv/chart.svg")[0] == 404
+    finally:
+        proc.kill()
+
+
+def _get(proc, path: str):
+    conn = http.client.HTTPConnection("127.0.0.1", proc.port, timeout=30)
+    conn.request("GET", path)
+    res = conn.getresponse()
+    body = res.read()
+    conn.close()
+    return res.status, body, res

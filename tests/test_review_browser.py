@@ -304,3 +304,47 @@ def test_the_iqa_review_command_end_to_end(tmp_path, browser):
     where = os.environ.get("IQA_REVIEW_SCREENSHOTS")
     if where:
         (Path(where) / "review-undo-log.jsonl").write_text(log)
+
+
+def test_a_video_pair_shows_its_per_frame_chart(tmp_path, browser):
+    """A real `iqa review` on a failing video: Chromium displays the per-frame chart (an SVG image under
+    the page's CSP, its attribute styling intact: the worst frame's red mark is drawn), the pictures are
+    labelled with the worst frame, and no CSP violation is reported."""
+    pytest.importorskip("av")
+    b, o = rs.video_folders(tmp_path)
+    proc = rs.ReviewProcess(str(b), str(o), cwd=tmp_path)
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
+    try:
+        page.goto(proc.url)
+        page.wait_for_selector("body[data-ready='1']")
+        _pick(page, "clip.mkv")
+        page.wait_for_selector("#chart-box:not([hidden])")
+        page.wait_for_function("() => { const i = document.getElementById('chart'); "
+                               "return i.complete && i.naturalWidth > 0; }")
+        size = page.eval_on_selector("#chart", "i => [i.naturalWidth, i.naturalHeight, i.clientWidth]")
+        assert size[0] == 720 and size[1] in (260, 390) and size[2] > 300
+        # the SVG's own colours, drawn: red pixels of the worst-frame marks, blue of the lines
+        red, blue = page.eval_on_selector("#chart", """i => { const c = document.createElement("canvas");
+            c.width = i.naturalWidth; c.height = i.naturalHeight; const x = c.getContext("2d");
+            x.drawImage(i, 0, 0); const d = x.getImageData(0, 0, c.width, c.height).data; let r = 0, b = 0;
+            for (let k = 0; k < d.length; k += 4) {
+              if (d[k] > 180 && d[k + 1] < 80 && d[k + 2] < 90) r++;
+              if (d[k] < 40 && d[k + 1] < 140 && d[k + 2] > 180) b++; }
+            return [r, b]; }""")
+        assert red > 20 and blue > 20
+        assert "frame 5 (0.200 s)" in page.inner_text("#chart-note")
+        labels = page.locator(".pane-label").all_inner_texts()
+        assert labels == ["baseline, frame 5 (0.200 s)", "output, frame 5 (0.200 s)"]
+        assert "8 frames, 25 fps, 0.32 s" in page.inner_text("#files")
+        page.locator("#chart").scroll_into_view_if_needed()
+        shot(page, "review-video-chart.png")
+        _pick(page, "a.png")  # an image pair: no chart
+        page.wait_for_selector("#chart-box", state="hidden")
+        proc.finish()
+    finally:
+        page.close()
+        proc.kill()
+    assert errors == []

@@ -1,11 +1,14 @@
-"""A per-frame chart of a video pair as inline SVG (no script, no external file).
+"""A per-frame chart of a video pair as SVG (no script, no external file), inline
+in ``check --html`` and a standalone document for ``iqa review`` (an image).
 
 One panel per metric (SSIM and PSNR by default) with the values over time
 (frame index when the frames have no times), the pooled mean as a dashed
 line and the worst frame marked in red with its index and time. Long videos
 are drawn from the minimum and maximum of each pixel column, so the worst
 frame is never lost between points. PSNR of identical frames (``inf``) is
-drawn at the cap the pooling uses.
+drawn at the cap the pooling uses. Styled with presentation attributes,
+not a ``<style>`` element: a page whose Content-Security-Policy has no
+``'unsafe-inline'`` style still shows it styled.
 """
 
 from __future__ import annotations
@@ -21,8 +24,28 @@ WIDTH, PANEL = 720, 130  # pixels
 _LEFT, _RIGHT, _TOP, _BOTTOM = 64, 12, 22, 22
 
 
+#: each element class's look, as presentation attributes (a CSP's style-src does not govern them)
+_LOOK = {
+    "t": 'font-family="sans-serif" font-size="12" font-weight="600" fill="#1b1f23"',
+    "x": 'font-family="sans-serif" font-size="11" fill="#586069"',
+    "y": 'font-family="sans-serif" font-size="11" fill="#586069" text-anchor="end"',
+    "w": 'font-family="sans-serif" font-size="11" fill="#b31d28"',
+    "frame": 'fill="#fafbfc" stroke="#d1d5da"',
+    "line": 'fill="none" stroke="#0366d6" stroke-width="1.2"',
+    "dot": 'fill="#0366d6"',
+    "mean": 'stroke="#586069" stroke-dasharray="4 3" stroke-width="1"',
+    "worst": 'stroke="#cb2431" stroke-dasharray="2 2"',
+    "wdot": 'fill="#cb2431"',
+}
+
+
 def _e(s: Any) -> str:
     return html.escape(str(s), quote=True)
+
+
+def _c(name: str) -> str:
+    """``class="name"`` and that class's presentation attributes."""
+    return f'class="{name}" {_LOOK[name]}'
 
 
 def _points(xs: list[float], ys: list[float | None], width: int) -> list[list[tuple[float, float]]]:
@@ -92,19 +115,19 @@ def _panel(column: str, xs: list[float], frames: list[int], values: list[Any], v
     if isinstance(pools.get("min"), (int, float)):
         word = "min" if METRICS[base].direction == HIGHER else "max"
         title += f", {word} {table_value(column, pools['min'])}"
-    out = [f'<text x="{_LEFT}" y="{y0 + 14}" class="t">{_e(title)}</text>',
-           f'<rect x="{_LEFT}" y="{y0 + _TOP}" width="{plot_w}" height="{plot_h}" class="frame"/>']
+    out = [f'<text x="{_LEFT}" y="{y0 + 14}" {_c("t")}>{_e(title)}</text>',
+           f'<rect x="{_LEFT}" y="{y0 + _TOP}" width="{plot_w}" height="{plot_h}" {_c("frame")}/>']
     for v in (hi - pad, lo + pad):
-        out.append(f'<text x="{_LEFT - 4}" y="{sy(v) + 4:.1f}" class="y">{_e(table_value(column, v))}</text>')
+        out.append(f'<text x="{_LEFT - 4}" y="{sy(v) + 4:.1f}" {_c("y")}>{_e(table_value(column, v))}</text>')
     if isinstance(mean, (int, float)) and lo <= mean <= hi:
-        out.append(f'<line x1="{_LEFT}" x2="{_LEFT + plot_w}" y1="{sy(mean):.1f}" y2="{sy(mean):.1f}" class="mean"/>')
+        out.append(f'<line x1="{_LEFT}" x2="{_LEFT + plot_w}" y1="{sy(mean):.1f}" y2="{sy(mean):.1f}" {_c("mean")}/>')
     for run in _points(xs, ys, plot_w):
         pts = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in run)
         if len(run) == 1:
             x, y = run[0]
-            out.append(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="1.5" class="dot"/>')
+            out.append(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="1.5" {_c("dot")}/>')
         else:
-            out.append(f'<polyline points="{pts}" class="line"/>')
+            out.append(f'<polyline points="{pts}" {_c("line")}/>')
     worst = (video.get("worst") or {}).get(column)
     if worst is not None:
         i = next((k for k, f in enumerate(frames) if f == worst.get("frame")), None)
@@ -113,11 +136,11 @@ def _panel(column: str, xs: list[float], frames: list[int], values: list[Any], v
             t = worst.get("time")
             label = f"worst: frame {worst['frame']}" + (f" ({t:.3f} s)" if isinstance(t, (int, float)) else "")
             # the label sits on the title line, right-aligned: inside the plot it crossed the values
-            out.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{y0 + _TOP}" y2="{y0 + _TOP + plot_h}" class="worst"/>'
-                       f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" class="wdot"/>'
-                       f'<text x="{_LEFT + plot_w}" y="{y0 + 14}" class="w" text-anchor="end">{_e(label)}</text>')
-    out.append(f'<text x="{_LEFT}" y="{y0 + PANEL - 6}" class="x">{_e(_x_text(x0, x_label))}</text>'
-               f'<text x="{_LEFT + plot_w}" y="{y0 + PANEL - 6}" class="x" text-anchor="end">'
+            out.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{y0 + _TOP}" y2="{y0 + _TOP + plot_h}" {_c("worst")}/>'
+                       f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" {_c("wdot")}/>'
+                       f'<text x="{_LEFT + plot_w}" y="{y0 + 14}" {_c("w")} text-anchor="end">{_e(label)}</text>')
+    out.append(f'<text x="{_LEFT}" y="{y0 + PANEL - 6}" {_c("x")}>{_e(_x_text(x0, x_label))}</text>'
+               f'<text x="{_LEFT + plot_w}" y="{y0 + PANEL - 6}" {_c("x")} text-anchor="end">'
                f"{_e(_x_text(x1, x_label))}</text>")
     return "".join(out)
 
@@ -137,6 +160,21 @@ def chart_columns(series: dict[str, Any], wanted: Sequence[str] = ("ssim", "psnr
     held = list(series.get("values", {}))
     chosen = [c for c in wanted if c in held]
     return chosen or held[:2]
+
+
+def report_columns(video: dict[str, Any] | None) -> tuple[str, ...]:
+    """The columns a report charts: the gated column whose worst frame is
+    pictured (``video["pictured"]["column"]``) first, then SSIM and PSNR."""
+    pictured = ((video or {}).get("pictured") or {}).get("column")
+    return tuple(dict.fromkeys(c for c in (pictured, "ssim", "psnr") if c))
+
+
+def has_chart(series: dict[str, Any] | None, columns: Sequence[str] = ("ssim", "psnr")) -> bool:
+    """Whether :func:`frame_chart` draws anything: a value in one of its columns."""
+    if not series or not series.get("frame"):
+        return False
+    return any(v is not None and not math.isnan(float(v))
+               for c in chart_columns(series, columns) for v in series["values"][c])
 
 
 def frame_chart(series: dict[str, Any] | None, video: dict[str, Any] | None, *,
@@ -160,11 +198,14 @@ def frame_chart(series: dict[str, Any] | None, video: dict[str, Any] | None, *,
         return ""
     height = PANEL * len(panels)
     label = "per-frame " + " and ".join(_name(c) for c in cols)
-    style = ("<style>.t{font:600 12px sans-serif;fill:#1b1f23}.x,.y{font:11px sans-serif;fill:#586069}"
-             ".y{text-anchor:end}.w{font:11px sans-serif;fill:#b31d28}.frame{fill:#fafbfc;stroke:#d1d5da}"
-             ".line{fill:none;stroke:#0366d6;stroke-width:1.2}.dot{fill:#0366d6}"
-             ".mean{stroke:#586069;stroke-dasharray:4 3;stroke-width:1}"
-             ".worst{stroke:#cb2431;stroke-dasharray:2 2}.wdot{fill:#cb2431}</style>")
     return (f'<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="{_e(label)}" class="chart" '
             f'viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" height="{height}"><title>{_e(label)}</title>'
-            f"{style}{''.join(panels)}</svg>")
+            f"{''.join(panels)}</svg>")
+
+
+def chart_document(series: dict[str, Any] | None, video: dict[str, Any] | None, *,
+                   columns: Sequence[str] = ("ssim", "psnr")) -> bytes | None:
+    """:func:`frame_chart` as a standalone SVG file (UTF-8 bytes, served as
+    ``image/svg+xml``); None when there is nothing to draw."""
+    svg = frame_chart(series, video, columns=columns)
+    return ('<?xml version="1.0" encoding="UTF-8"?>\n' + svg + "\n").encode("utf-8") if svg else None

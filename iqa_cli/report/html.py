@@ -22,7 +22,7 @@ from typing import Any
 
 from ..atomic import atomic_write
 from ..formatting import metric_value, short
-from .chart import frame_chart
+from .chart import frame_chart, report_columns
 
 _CSS = """
 body{font:14px/1.4 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:1.5em;color:#1b1f23;background:#fff}
@@ -77,10 +77,7 @@ def _pair_block(row: Any) -> str:
         frames = f"{video['frames']} frames, " if video else ""
         parts.append(f'<div class="note">{frames}{row.width}x{row.height} px; baseline {_e(row.baseline)}; '
                      f"output {_e(row.output)}</div>")
-    pictured = ((video or {}).get("pictured") or {}).get("column")
-    # the gated column whose worst frame is pictured below comes first, then SSIM and PSNR
-    charted = tuple(dict.fromkeys(c for c in (pictured, "ssim", "psnr") if c))
-    chart = frame_chart(getattr(row, "series", None), video, columns=charted)
+    chart = frame_chart(getattr(row, "series", None), video, columns=report_columns(video))
     if chart:
         parts.append(f'<div class="chart">{chart}</div>')
     if row.images:

@@ -94,7 +94,7 @@ def record_of(row: CheckRow, result: PairResult, *, keep: bool = True) -> PairRe
         warnings=list(doc["warnings"]), reason=row.reason, where=row.where,
         where_box=bbox(mask) if mask is not None else None, width=row.width, height=row.height,
         metrics=doc["metrics"], display=display_of(images) if keep else DISPLAY_8BIT,
-        images=pictures(maps, images) if keep else {}, arrays=arrays, row=row)
+        images=pictures(maps, images) if keep else {}, arrays=arrays, video=row.video, series=row.series, row=row)
 
 
 #: decoded samples and maps kept for drawing later; beyond it a pair's pictures are drawn at once and

@@ -9,6 +9,7 @@ a hand-written HTTP parser. Routes::
     GET  /api/pairs                          {"pairs": [pair, ...]}
     GET  /api/pairs/<path>/<kind>.png        kind: baseline, output, heatmap, mask
     GET  /api/pairs/<path>/pixel?x=X&y=Y     raw sample values (16-bit, float)
+    GET  /api/pairs/<path>/chart.svg         a video pair's per-frame chart (image/svg+xml)
     GET  /api/summary                        accepted, rejected, skipped, left, changes
     POST /api/accept   {"pairs": [path, ...]}
     POST /api/reject   {"pairs": [path, ...]}
@@ -151,6 +152,7 @@ class ReviewApp:
             Rule(f"/api/pairs/<path:key>/<any({', '.join(IMAGE_KINDS)}):kind>.png", endpoint="image",
                  methods=["GET"]),
             Rule("/api/pairs/<path:key>/pixel", endpoint="pixel", methods=["GET"]),
+            Rule("/api/pairs/<path:key>/chart.svg", endpoint="chart", methods=["GET"]),
             Rule("/api/summary", endpoint="summary", methods=["GET"]),
             Rule("/api/accept", endpoint="accept", methods=["POST"]),
             Rule("/api/reject", endpoint="reject", methods=["POST"]),
@@ -286,6 +288,12 @@ class ReviewApp:
         if data is None:
             raise NotFound(f"no {kind} image for {key!r}")
         return Response(data, content_type="image/png")
+
+    def on_chart(self, request: Request, key: str) -> Response:
+        data = self.session.chart(key)
+        if data is None:
+            raise NotFound(f"no per-frame chart for {key!r}: not a video pair")
+        return Response(data, content_type=_TYPES[".svg"])
 
     def on_pixel(self, request: Request, key: str) -> Response:
         try:

@@ -8,6 +8,7 @@ implementation serialises them itself)::
     pairs()            -> list[dict]     the pair objects of GET /api/pairs
     image(path, kind)  -> bytes | None   a PNG: kind in baseline, output, heatmap, mask
     pixel(path, x, y)  -> dict | None    raw sample values at (x, y) (optional)
+    chart(path)        -> bytes | None   the per-frame SVG chart of a video pair (optional)
     accept(paths)      -> dict           the outputs become the baseline
     reject(paths)      -> dict           the baseline stays; the pair stays failing
     skip(paths)        -> dict           no decision, moved past
@@ -23,8 +24,11 @@ the samples were mapped to the 8-bit PNGs shown), ``decision`` (null,
 ``accepted``, ``rejected``, ``skipped``), ``images`` (the kinds
 :meth:`image` has), ``raw_pixels`` (whether :meth:`pixel` answers),
 ``needs_decision``, ``can_accept`` with ``accept_action`` (``replace``,
-``add``, ``remove``) or ``refusal`` (why not), and ``target`` (the file in
-BASELINE an accept writes or removes, relative to it).
+``add``, ``remove``) or ``refusal`` (why not), ``target`` (the file in
+BASELINE an accept writes or removes, relative to it), ``video`` (a pair
+of frame sequences: the check's ``video`` object, frame counts, pools, the
+worst frame of each column and the one pictured; null for images) and
+``chart`` (whether :meth:`chart` draws one).
 
 ``accept``/``reject``/``skip``/``undo`` return ``{"ok": bool, "changed":
 [{path, file, action, old_sha256, new_sha256}], "refused": [{path, reason}],
@@ -45,6 +49,7 @@ from typing import Any, Callable, Protocol, Union, runtime_checkable
 from ..errors import IqaError
 from ..gate.rows import CheckRow
 from ..gate.update import plan_update
+from ..report.chart import chart_document, has_chart, report_columns
 from ..status import CheckStatus
 from .paths import PathRefused, relative_inside, resolve_inside
 from .undo import Change, Failed, Refused, UndoLog, default_log_path, file_sha256, new_id
@@ -69,6 +74,8 @@ class ReviewSession(Protocol):
     def image(self, path: str, kind: str) -> bytes | None: ...
 
     def pixel(self, path: str, x: int, y: int) -> dict[str, Any] | None: ...
+
+    def chart(self, path: str) -> bytes | None: ...
 
     def accept(self, paths: list[str]) -> dict[str, Any]: ...
 
@@ -136,6 +143,8 @@ class PairRecord:
     baseline_sha256: str | None = None
     output_sha256: str | None = None
     hashed: bool = False
+    video: dict[str, Any] | None = None
+    series: dict[str, Any] | None = field(default=None, repr=False)
     row: Any = field(default=None, repr=False)
 
 
@@ -268,6 +277,7 @@ class FileSession:
             "can_accept": bool(plan), "accept_action": action, "refusal": refusal,
             "target": plan[0].file if plan else None,
             "baseline_file": r.baseline, "output_file": r.output,
+            "video": r.video, "chart": has_chart(r.series, report_columns(r.video)),
         }
 
     def pairs(self) -> list[dict[str, Any]]:
@@ -283,6 +293,17 @@ class FileSession:
                 src = r.images.get(kind)
                 self._images[(path, kind)] = src() if callable(src) else src
             return self._images[(path, kind)]
+
+    def chart(self, path: str) -> bytes | None:
+        """The per-frame chart of a video pair as ``check --html`` draws it (the
+        gated column first), as a standalone SVG; None for an image pair."""
+        r = self._records.get(path)
+        if r is None or r.series is None:
+            return None
+        with self._image_lock:
+            if (path, "chart") not in self._images:
+                self._images[(path, "chart")] = chart_document(r.series, r.video, columns=report_columns(r.video))
+            return self._images[(path, "chart")]
 
     def pixel(self, path: str, x: int, y: int) -> dict[str, Any] | None:
         r = self._records.get(path)

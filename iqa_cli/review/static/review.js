@@ -222,7 +222,8 @@
     const files = $("files");
     files.innerHTML = "";
     const rows = [["baseline", p.baseline_file], ["output", p.output_file], ["accept writes", p.target],
-      ["size", p.width ? `${p.width} \u00d7 ${p.height} px` : null], ["display", p.display]];
+      ["size", p.width ? `${p.width} \u00d7 ${p.height} px` : null], ["frames", videoText(p.video)],
+      ["display", p.display]];
     for (const [k, v] of rows) {
       if (v === null || v === undefined) continue;
       const dt = document.createElement("dt");
@@ -232,10 +233,47 @@
       files.append(dt, dd);
     }
     $("display-note").textContent = "display: " + p.display;
+    renderChart(p);
     document.querySelectorAll(".pairs button").forEach((b) => {
       if (Number(b.dataset.index) === state.index) b.setAttribute("aria-current", "true");
       else b.removeAttribute("aria-current");
     });
+  }
+
+  // "frame 5 (0.200 s)": a frame of a video pair's `video` object (worst or pictured)
+  function frameText(f) {
+    if (!f) return "";
+    return "frame " + f.frame + (typeof f.time === "number" ? ` (${f.time.toFixed(3)} s)` : "");
+  }
+
+  function videoText(v) {
+    if (!v) return null;
+    let t = `${v.frames} frame${v.frames === 1 ? "" : "s"}`;
+    if (v.reference_frames !== v.distorted_frames) t += ` (baseline ${v.reference_frames}, output ${v.distorted_frames})`;
+    if (typeof v.frame_rate === "number") t += `, ${fmt(v.frame_rate)} fps`;
+    if (typeof v.duration === "number") t += `, ${fmt(v.duration)} s`;
+    return t;
+  }
+
+  // a video pair's per-frame chart: an <img> of the server's SVG (the page's CSP has no inline style)
+  function renderChart(p) {
+    const box = $("chart-box"), img = $("chart");
+    $("viewer").parentElement.classList.toggle("with-chart", !!p.chart);
+    if (!p.chart) {
+      box.hidden = true;
+      img.removeAttribute("src");
+      delete img.dataset.pair;
+      return;
+    }
+    box.hidden = false;
+    const pic = p.video && p.video.pictured;
+    if (img.dataset.pair !== p.path) {
+      img.dataset.pair = p.path;
+      img.alt = `per-frame values of ${p.path}` + (pic ? `; worst ${pic.column} at ${frameText(pic)}` : "");
+      img.src = pairUrl(p.path, "chart.svg");
+    }
+    $("chart-note").textContent = "each point a frame; dashed: the pooled mean; red: the worst frame" +
+      (pic && p.images.length ? `; the pictures above are of ${frameText(pic)}, the worst by ${pic.column}` : "");
   }
 
   function renderGates(p) {
@@ -374,7 +412,9 @@
       viewer.innerHTML = `<div class="no-image">no images for this pair${why ? ": " + esc(why) : ""}</div>`;
       return;
     }
+    const pic = p.video && p.video.pictured; // a video pair: the pictures are of this frame
     const add = (label, kinds, right) => {
+      if (pic && kinds.length) label += ", " + frameText(pic);
       const { pane, stage } = makePane(entry, label, p, right);
       for (const k of kinds) stage.appendChild(k);
       viewer.appendChild(pane);
