@@ -248,8 +248,9 @@ CLIP_FRAMES, CLIP_WORST = 8, 5  # clip.mkv: 8 frames at 25 fps; the output's fra
 def video_folders(root: Path) -> tuple[Path, Path]:
     """BASELINE and OUTPUT with ``clip.mkv`` (FFV1, 64x48, 8 frames at 25 fps: the
     output is the baseline's frames with light noise and, in frame 5, a patch of
-    Y inverted) and ``a.png`` (an image whose output has a repainted block): both
-    fail ``iqa check``'s default gates. Needs PyAV (the test skips without it)."""
+    Y inverted) and ``a.png`` (an image whose output has a repainted block), which
+    fail ``iqa check``'s default gates, and ``same.mkv`` (identical frames), which
+    passes. Needs PyAV (the test skips without it)."""
     from test_video_make import noisy, scene, write_video
 
     b, o = root / "baseline", root / "output"
@@ -260,6 +261,8 @@ def video_folders(root: Path) -> tuple[Path, Path]:
     out = noisy(frames, 1.5)
     out[CLIP_WORST][0][10:30, 20:44] = 255 - out[CLIP_WORST][0][10:30, 20:44]
     write_video(o / "clip.mkv", out)
+    for folder in (b, o):
+        write_video(folder / "same.mkv", frames[:4])
     img = render(48)
     write(b / "a.png", img)
     changed = img.copy()

@@ -425,10 +425,10 @@ def test_stopping_the_server_lets_a_decision_being_written_finish(small):
 
 
 def test_a_failing_video_pair_has_its_per_frame_chart_and_an_image_pair_none(tmp_path):
-    """A real `iqa review` on a failing video (frame 5 changed) and a failing image: the video's pair
-    object says it is one (frames, worst and pictured frame), its chart.svg is an SVG image with one point
-    per frame in each panel (the gated column first, as `check --html`) and frame 5 marked; the image pair
-    has no chart (404)."""
+    """A real `iqa review` on a failing video (frame 5 changed), a passing one and a failing image: the
+    video's pair object says it is one (frames, worst and pictured frame), its chart.svg is an SVG image
+    with one point per frame in each panel (the gated column first, as `check --html`) and frame 5
+    marked; the passing video has its chart too; the image pair has none (404)."""
     import xml.etree.ElementTree as ET
 
     from iqa_cli.formatting import table_value
@@ -440,7 +440,8 @@ def test_a_failing_video_pair_has_its_per_frame_chart_and_an_image_pair_none(tmp
         status, doc = proc.request("GET", "/api/pairs")
         assert status == 200
         pairs = {p["path"]: p for p in doc["pairs"]}
-        assert {k: p["status"] for k, p in pairs.items()} == {"a.png": "FAIL", "clip.mkv": "FAIL"}
+        assert {k: p["status"] for k, p in pairs.items()} == {"a.png": "FAIL", "clip.mkv": "FAIL",
+                                                              "same.mkv": "PASS"}
         clip, img = pairs["clip.mkv"], pairs["a.png"]
         assert clip["chart"] is True and img["chart"] is False and img["video"] is None
         v = clip["video"]
@@ -472,6 +473,11 @@ def test_a_failing_video_pair_has_its_per_frame_chart_and_an_image_pair_none(tmp
         titles = [t.text for t in root.findall("s:text[@class='t']", ns)]
         for c, title in zip(order, titles):  # each panel's pooled values are the pair's
             assert f"mean {table_value(c, v['pools'][c]['mean'])}, " in title
+
+        same = pairs["same.mkv"]  # a passing video keeps no pictures, but has its chart (from the numbers)
+        assert same["images"] == [] and same["chart"] is True and same["video"]["frames"] == 4
+        status, svg, _ = _get(proc, "/api/pairs/same.mkv/chart.svg")
+        assert status == 200 and len(ET.fromstring(svg).find("s:polyline", ns).get("points").split()) == 4
 
         status, body, _ = _get(proc, "/api/pairs/a.png/chart.svg")
         assert status == 404 and b"not a video pair" in body
