@@ -29,9 +29,10 @@ what `iqa check` finds (default gates: {", ".join(CHECK.gates)}, after a
 tolerance of {CHECK.defaults["tolerance"]:g} levels). The page (served on 127.0.0.1, a free port unless
 --port) shows each FAIL, NEW, MISSING and ERROR pair: side by side, slider,
 onion skin, difference, SSIM heatmap, difference mask, with the gates and
-where the image changed (a video: its worst frame and a chart over its frames). Keys: a accept, r reject, s skip, u undo, j/k move.
-An accept writes the output's bytes into BASELINE at once (a MISSING pair:
-its baseline is removed), refused where `iqa check --update` would refuse;
+where the image changed (a video: its worst frame and a chart over its
+frames). Keys: a accept, r reject, s skip, u undo, j/k move. An accept
+writes the output's bytes into BASELINE at once (a MISSING pair: its
+baseline is removed), refused where `iqa check --update` would refuse;
 the undo log (.iqa-review.jsonl beside BASELINE, or --log) keeps the bytes
 it replaced. The page's Finish button or Ctrl-C ends it with a summary.
 
