@@ -268,7 +268,7 @@ class Settings:
 
     metrics: tuple[str, ...] = setting(
         DEFAULT_METRICS, "metrics", short="-m", metavar="LIST",
-        help="Comma-separated metrics. Default: " + ", ".join(DEFAULT_METRICS) + "; `all` adds "
+        help="Comma-separated metrics (or -m repeated). Default: " + ", ".join(DEFAULT_METRICS) + "; `all` adds "
         + ", ".join(m for m in ALL_METRICS if m not in DEFAULT_METRICS) + " (the mixed loss); the local-change "
         "metrics " + ", ".join(LOCAL_METRICS) + " are asked for by name. See `iqa metrics`.")
     protocol: str = setting(

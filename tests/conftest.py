@@ -24,6 +24,22 @@ def _one_torch_thread():
     torch.set_num_threads(n)
 
 
+@pytest.fixture(autouse=True)
+def _native_required(request):
+    """Tests marked ``native`` test the C kernels: skipped without the extension,
+    except under CI=true, where a missing extension is an error (CI must not go
+    green without testing it)."""
+    if request.node.get_closest_marker("native") is None:
+        return
+    from iqa_cli.metrics import _cpu
+
+    if not _cpu.available():
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("CI=true but the C extension iqa_cli.metrics._native is not built or IQA_NATIVE=0: "
+                        "install a C compiler (gcc, python3-dev) and rebuild", pytrace=False)
+        pytest.skip("the C extension is not built")
+
+
 def _chunk(tag: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
 

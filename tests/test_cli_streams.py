@@ -169,3 +169,14 @@ def test_compare_protocol_all_keeps_each_protocols_notes(folders):
     assert "ms_ssim: protocol basicsr defines no ms_ssim; not computed" in out
     assert "ms_ssim: protocol skimage defines no ms_ssim; not computed" in out
     assert "protocols: ms_ssim: needs at least" in out  # the other protocols' reason for their —, once
+
+
+def test_repeated_metric_options_add_up(folders):
+    """`-m ssim -m psnr` kept only the last (psnr); it means both, as `-m ssim,psnr` does."""
+    r = iqa("compare", "ref/p0.png", "out/p0.png", "-m", "ssim", "-m", "psnr", "--format", "json")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["settings"]["metrics"] == ["ssim", "psnr"]
+    assert set(doc["pairs"][0]["metrics"]) == {"ssim", "psnr"}
+    same = json.loads(iqa("compare", "ref/p0.png", "out/p0.png", "-m", "ssim,psnr", "--format", "json").stdout)
+    assert same["pairs"][0]["metrics"] == doc["pairs"][0]["metrics"]

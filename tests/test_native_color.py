@@ -11,7 +11,6 @@ sums of |Δ| / Δ² of forward differences, to 1e-12 relative.
 
 from __future__ import annotations
 
-import os
 
 import numpy as np
 import pytest
@@ -22,18 +21,7 @@ from iqa_cli.metrics import _cpu
 from iqa_cli.metrics._filters import matlab_box_decimate
 from iqa_cli.metrics.color import BT601_STUDIO, GRAY_MATLAB, YIQ, rgb_to_gray_matlab, rgb_to_y_bt601, rgb_to_y_yiq
 
-CI = os.environ.get("CI", "").lower() == "true"
-
-
-@pytest.fixture(autouse=True)
-def _native_required():
-    """Skipped without the C extension, except under CI=true, where a missing
-    extension fails every test here (CI must not pass without testing it)."""
-    if not _cpu.available():
-        if CI:
-            pytest.fail("CI=true but the C extension iqa_cli.metrics._native is not built or IQA_NATIVE=0: "
-                        "install a C compiler (gcc, python3-dev) and rebuild", pytrace=False)
-        pytest.skip("the C extension is not built")
+pytestmark = pytest.mark.native  # skipped without the C extension; an error under CI=true (conftest)
 
 UINT16 = getattr(torch, "uint16", None)
 NP = {torch.uint8: np.uint8, torch.float32: np.float32, torch.float64: np.float64}

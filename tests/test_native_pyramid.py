@@ -5,7 +5,6 @@ next scale (float64 means, or exact integer sums for integer images)."""
 
 from __future__ import annotations
 
-import os
 
 import numpy as np
 import pytest
@@ -17,18 +16,7 @@ from iqa_cli.metrics._filters import gaussian_window, matlab_box_decimate
 
 import oracles as O
 
-CI = os.environ.get("CI", "").lower() == "true"
-
-
-@pytest.fixture(autouse=True)
-def _native_required():
-    """Skipped without the C extension, except under CI=true, where a missing
-    extension fails every test here (CI must not pass without testing it)."""
-    if not _cpu.available():
-        if CI:
-            pytest.fail("CI=true but the C extension iqa_cli.metrics._native is not built or IQA_NATIVE=0: "
-                        "install a C compiler (gcc, python3-dev) and rebuild", pytrace=False)
-        pytest.skip("the C extension is not built")
+pytestmark = pytest.mark.native  # skipped without the C extension; an error under CI=true (conftest)
 
 
 def _pair(shape, seed, dtype=np.uint8, top=255):

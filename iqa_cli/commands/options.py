@@ -68,10 +68,14 @@ def setting_option(decl: Any, *, default: Any = _UNSET, help: str | None = None,
     if decl.kind == "bool":
         return click.option(*decls, decl.name, is_flag=True, default=bool(default), help=text)
 
+    repeated = decl.multiple or decl.kind == "metrics"  # `-m ssim -m psnr` means both, as `-m ssim,psnr`
+
     def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if decl.kind == "metrics" and value:
+            value = ",".join(value)
         if value in extra:
             return value
-        if value is None or (decl.multiple and value == ()):
+        if value is None or (repeated and value == ()):
             return default
         ctx.meta[f"iqa.raw.{decl.name}"] = value  # as typed: `-m all` asks for less than `-m ssim,mix`
         try:
@@ -86,7 +90,7 @@ def setting_option(decl: Any, *, default: Any = _UNSET, help: str | None = None,
     if bare:
         metavar = f"[{metavar}]"
     return click.option(*decls, decl.name, default=None if decl.kind == "metrics" else default,
-                        callback=callback, metavar=metavar, help=text, multiple=decl.multiple,
+                        callback=callback, metavar=metavar, help=text, multiple=repeated,
                         show_default=shown, **bare)
 
 
