@@ -169,10 +169,10 @@ def test_resume_refuses_other_settings(folders, one_run):
     assert lines(one_run)[0]["type"] == "settings"
     for data in (one_run, one_run[:600]):
         (folders / "r.jsonl").write_bytes(data)
-        for extra, key in ((["--color", "gray"], 'color is "rgb" in the file, "gray"'),
-                           (["--shard", "0/2"], 'shard is absent in the file, "0/2"'),
+        for extra, key in ((["-m", "ssim,mse,psnr", "--color", "gray"], 'color is "rgb" in the file, "gray"'),
+                           (["-m", "ssim,mse,psnr", "--shard", "0/2"], 'shard is absent in the file, "0/2"'),
                            (["-m", "ssim,mse"], "metrics is")):
-            r = iqa("batch", "ref", "out", "-m", "ssim,mse,psnr", *extra, "-o", "r.jsonl", "--resume")
+            r = iqa("batch", "ref", "out", *extra, "-o", "r.jsonl", "--resume")
             assert r.exit_code == 2
             assert len(r.stderr.strip().splitlines()) == 1, r.stderr
             assert key in r.stderr and r.stderr.startswith("iqa: error: r.jsonl: settings differ")
