@@ -567,7 +567,7 @@ PASS void dec_row_int(const planes_t *P, const char *base, Py_ssize_t ra, Py_ssi
                       Py_ssize_t j1, int odd, dec_t *D, char *out) {
     const Py_ssize_t n = j1 - j0;
     if (D->odt == DT_U16) {
-        if (P->dt == DT_U8) DEC_INT(uint8_t, uint32_t, uint16_t);
+        if (P->dt == DT_U8) DEC_INT(uint8_t, uint16_t, uint16_t); /* 4 x 255 fits */
         else if (P->dt == DT_U16) DEC_INT(uint16_t, uint32_t, uint16_t);
         else DEC_INT(uint32_t, uint64_t, uint16_t);
     } else {
