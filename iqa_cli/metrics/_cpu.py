@@ -214,6 +214,25 @@ def trimmed(window: Tensor) -> np.ndarray:
     return np.ascontiguousarray(g[r - keep : r + keep + 1])
 
 
+def ssim_means(
+    x: Tensor | np.ndarray, y: Tensor | np.ndarray, data_range: float, window: Tensor, k1: float, k2: float,
+    keep_map: bool = False, images: tuple[int, int] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """:func:`mean_ssim_cs` as numpy arrays: (N, C) means and the (N·C, h, w) map."""
+    h, w = x.shape[-2:]
+    planes = images[0] * images[1] if images is not None else x.shape[0] * x.shape[1]
+    g = _taps(window)
+    k = g.size
+    if h < k or w < k:
+        raise ValueError(f"image of {w}x{h} px is smaller than the {k}x{k} SSIM window")
+    ho, wo = h - k + 1, w - k + 1
+    smap = np.empty((planes, ho, wo), dtype=np.float64) if keep_map else None
+    sums = _ssim_pass(_planes(x), _planes(y), float(data_range), g, 2.0 * k1 * k1, 2.0 * k2 * k2, smap)
+    mean_s, mean_cs = _means(sums, float(ho * wo))
+    n_c = images if images is not None else tuple(x.shape[:2])
+    return mean_s.reshape(n_c), mean_cs.reshape(n_c), smap
+
+
 def mean_ssim_cs(
     x: Tensor | np.ndarray, y: Tensor | np.ndarray, data_range: float, window: Tensor, k1: float, k2: float,
     keep_map: bool = False, images: tuple[int, int] | None = None,
@@ -222,23 +241,37 @@ def mean_ssim_cs(
     the ``[0, data_range]`` scale (float64), and the SSIM map if asked; the same
     contract as :func:`.ssim.mean_ssim_cs` on data already divided by the range.
     x and y may also be (N·C, H, W) arrays (:func:`box_sums`) with ``images`` = (N, C)."""
-    n, c = images if images is not None else x.shape[:2]
-    h, w = x.shape[-2:]
-    g = _taps(window)
-    k = g.size
-    if h < k or w < k:
-        raise ValueError(f"image of {w}x{h} px is smaller than the {k}x{k} SSIM window")
-    ho, wo = h - k + 1, w - k + 1
-    smap = np.empty((n * c, ho, wo), dtype=np.float64) if keep_map else None
-    sums = _ssim_pass(_planes(x), _planes(y), float(data_range), g, 2.0 * k1 * k1, 2.0 * k2 * k2, smap)
-    mean_s, mean_cs = _means(sums, float(ho * wo))
-    as_t = lambda a: torch.from_numpy(np.ascontiguousarray(a)).view(n, c)  # noqa: E731
-    return as_t(mean_s), as_t(mean_cs), (torch.from_numpy(smap).view(n, c, ho, wo) if smap is not None else None)
+    mean_s, mean_cs, smap = ssim_means(x, y, data_range, window, k1, k2, keep_map, images)
+    n, c = mean_s.shape
+    as_t = lambda a: torch.from_numpy(np.ascontiguousarray(a))  # noqa: E731
+    return as_t(mean_s), as_t(mean_cs), (torch.from_numpy(smap).view(n, c, *smap.shape[1:]) if smap is not None else None)
+
+
+def channel_mean(m: np.ndarray) -> Tensor:
+    """torch's ``mean(dim=1)`` of an (N, C) float64 array, bit for bit, as a
+    tensor. Below 4 channels torch sums in order from 0 (its unrolled
+    accumulators start at 4) and divides by C: done here in numpy, as a torch
+    op right after a threaded pass cost ~35 µs (cold code, GIL hand-offs)."""
+    c = m.shape[1]
+    if c >= 4:
+        return torch.from_numpy(np.ascontiguousarray(m)).mean(dim=1)
+    s = m[:, 0] + 0.0
+    for i in range(1, c):
+        s = s + m[:, i]
+    return torch.from_numpy(s / float(c))
 
 
 def ms_ssim_terms(
     x: Tensor, y: Tensor, data_range: float, window: Tensor, k1: float, k2: float, levels: int
 ) -> tuple[Tensor, Tensor]:
+    """:func:`ms_ssim_means` as tensors."""
+    mean_s, mean_cs = ms_ssim_means(x, y, data_range, window, k1, k2, levels)
+    return torch.from_numpy(mean_s), torch.from_numpy(mean_cs)
+
+
+def ms_ssim_means(
+    x: Tensor, y: Tensor, data_range: float, window: Tensor, k1: float, k2: float, levels: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Mean SSIM and mean cs of every scale of msssim.m's pyramid, per (image,
     channel): float64 (N, C, levels) each, of (N, C, H, W) CPU tensors on the
     ``[0, data_range]`` scale. One pass per scale computes the SSIM sums and
@@ -276,7 +309,7 @@ def ms_ssim_terms(
         mean_s[:, level], mean_cs[:, level] = _means(sums, float((hh - k + 1) * (ww - k + 1)))
         if dec is not None:
             xp, yp, L = dec[0], dec[1], (4.0 * L if kind.kind == "u" else 1.0)
-    return torch.from_numpy(mean_s).view(n, c, levels), torch.from_numpy(mean_cs).view(n, c, levels)
+    return mean_s.reshape(n, c, levels), mean_cs.reshape(n, c, levels)
 
 
 def decimate(f: int, data_range: float, *images: Tensor) -> tuple[Tensor, ...]:

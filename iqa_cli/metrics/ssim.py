@@ -592,9 +592,11 @@ def ssim(
         images = x.shape[:2]
         if f > 1:  # the box sums of the stored samples, data range f²·L (exact for integers)
             x, y, data_range = _cpu.box_sums(f, data_range, x, y)
-        mean_s, _, smap = _cpu.mean_ssim_cs(x, y, data_range, window, k1, k2, keep_map=return_map, images=images)
-        values = mean_s.mean(dim=1)
-        return (values, smap) if return_map else values
+        mean_s, _, smap = _cpu.ssim_means(x, y, data_range, window, k1, k2, keep_map=return_map, images=images)
+        values = _cpu.channel_mean(mean_s)  # torch's mean(dim=1), bit for bit
+        if return_map:
+            return values, torch.from_numpy(smap).view(*mean_s.shape, *smap.shape[1:])
+        return values
     xs = x.to(dtype) / data_range
     ys = y.to(dtype) / data_range
     if downsample == "matlab":
