@@ -87,6 +87,18 @@ def test_decimation_is_bit_identical():
         assert torch.equal(dy, matlab_box_decimate(y.double() / 255.0, 2))
 
 
+@pytest.mark.parametrize("channels", [1, 2, 3, 4, 6])
+def test_channel_mean_is_torch_mean_bit_for_bit(channels):
+    # ssim() and ms_ssim() average the channels in numpy; the bits must stay torch's mean(dim=1)
+    rng = np.random.default_rng(channels)
+    m = rng.standard_normal((64, channels)) * 10.0 ** rng.uniform(-8, 8, (64, channels))
+    m[0, 0], m[1, -1] = -0.0, np.nan
+    got, want = _cpu.channel_mean(m).numpy(), torch.from_numpy(m).mean(dim=1).numpy()
+    assert np.array_equal(np.isnan(got), np.isnan(want)) and np.isnan(got[1])
+    ok = ~np.isnan(want)
+    assert np.array_equal(got[ok].view(np.int64), want[ok].view(np.int64))
+
+
 @pytest.mark.parametrize("f", [2, 3, 4, 5, 8])
 @pytest.mark.parametrize("shape", [(1, 3, 37, 29), (2, 1, 40, 24)])
 def test_banded_matlab_decimation_is_bit_identical(f, shape):

@@ -243,8 +243,8 @@ def mean_ssim_cs(
     x and y may also be (N·C, H, W) arrays (:func:`box_sums`) with ``images`` = (N, C)."""
     mean_s, mean_cs, smap = ssim_means(x, y, data_range, window, k1, k2, keep_map, images)
     n, c = mean_s.shape
-    as_t = lambda a: torch.from_numpy(np.ascontiguousarray(a))  # noqa: E731
-    return as_t(mean_s), as_t(mean_cs), (torch.from_numpy(smap).view(n, c, *smap.shape[1:]) if smap is not None else None)
+    smap_t = torch.from_numpy(smap).view(n, c, *smap.shape[1:]) if smap is not None else None
+    return torch.from_numpy(np.ascontiguousarray(mean_s)), torch.from_numpy(np.ascontiguousarray(mean_cs)), smap_t
 
 
 def channel_mean(m: np.ndarray) -> Tensor:
