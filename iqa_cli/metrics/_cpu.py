@@ -136,9 +136,10 @@ def _plane_sums(planes: int, rows: int, call) -> np.ndarray:
 
 
 MIN_ITEM = 1 << 13  # output pixels of SSIM per work item at least (~40 µs; handing one out costs ~10 µs)
+COARSE_ITEM = 2 * MIN_ITEM  # MS-SSIM's scales 2-5: fewer hand-offs (scale 1 keeps SSIM's split, so its bits)
 
 
-def _ssim_items(planes: int, ho: int, wo: int) -> list[list[tuple[int, int, int, int, int]]]:
+def _ssim_items(planes: int, ho: int, wo: int, min_item: int = 0) -> list[list[tuple[int, int, int, int, int]]]:
     """Work items of the SSIM kernel, each a list of (plane, first row, end
     row, first column, end column) pieces: about :data:`JOBS` items for large
     images, fewer for small ones (down to one, run in the calling thread,
@@ -147,8 +148,9 @@ def _ssim_items(planes: int, ho: int, wo: int) -> list[list[tuple[int, int, int,
     (each costs K - 1 rows of warm-up per block). Strips start on even rows,
     as the MS-SSIM pass needs for its 2x2 decimation. The split depends only
     on the shape, so SSIM, MS-SSIM's first scale and any thread count give the
-    same sums, bit for bit."""
-    jobs = max(1, min(JOBS, planes * ho * wo // MIN_ITEM))
+    same sums, bit for bit. ``min_item``: output pixels per item at least
+    (default :data:`MIN_ITEM`)."""
+    jobs = max(1, min(JOBS, planes * ho * wo // (min_item or MIN_ITEM)))
     if jobs <= planes:
         per = -(-planes // jobs)  # whole planes per item
         return [[(p, 0, ho, 0, wo) for p in range(p0, min(p0 + per, planes))] for p0 in range(0, planes, per)]
@@ -165,14 +167,15 @@ def _ssim_items(planes: int, ho: int, wo: int) -> list[list[tuple[int, int, int,
 
 
 def _ssim_pass(xp: np.ndarray, yp: np.ndarray, L: float, g: np.ndarray, c1x2: float, c2x2: float,
-               smap: np.ndarray | None = None, dec: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+               smap: np.ndarray | None = None, dec: tuple[np.ndarray, np.ndarray] | None = None,
+               min_item: int = 0) -> np.ndarray:
     """Σdl, Σdc, Σdl·dc per plane of (planes, H, W) arrays, float64 (planes, 3),
     from the kernel's strips in worker threads; with ``smap`` the SSIM map, with
     ``dec`` msssim.m's 2x2 decimation of x / L and y / L written in the same pass."""
     planes, h, w = xp.shape
     k = g.size
     ho, wo = h - k + 1, w - k + 1
-    items = _ssim_items(planes, ho, wo)
+    items = _ssim_items(planes, ho, wo, min_item)
 
     def job(pieces: list[tuple[int, int, int, int, int]]) -> list:
         return [_native.ssim_sums(xp[p], yp[p], L, g, c1x2, c2x2, r0, r1,
@@ -305,7 +308,8 @@ def ms_ssim_means(
         if hh < k or ww < k:
             raise ValueError(f"image of {ww}x{hh} px is smaller than the {k}x{k} SSIM window")
         dec = pyramid[level] if level < levels - 1 else None
-        sums = _ssim_pass(xp, yp, L, g, 2.0 * k1 * k1, 2.0 * k2 * k2, dec=dec)
+        sums = _ssim_pass(xp, yp, L, g, 2.0 * k1 * k1, 2.0 * k2 * k2, dec=dec,
+                          min_item=0 if level == 0 else COARSE_ITEM)
         mean_s[:, level], mean_cs[:, level] = _means(sums, float((hh - k + 1) * (ww - k + 1)))
         if dec is not None:
             xp, yp, L = dec[0], dec[1], (4.0 * L if kind.kind == "u" else 1.0)
