@@ -143,6 +143,23 @@ def test_a_remote_host_needs_allow_remote_before_any_scoring(folders):
     assert "check:" not in r.stdout  # refused before the check ran
 
 
+def test_a_busy_port_is_refused_before_any_scoring(folders):
+    """--port on a port another program listens on: werkzeug printed its own text after the
+    whole check and exited 1 (the code of "regressions left"); now one line, exit 2, no scoring."""
+    import socket
+
+    _, b, o = folders
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        r = review_cli(b, o, "--port", str(port), "--no-browser")
+    assert r.exit_code == 2, (r.stdout, r.stderr)
+    assert r.stderr.strip() == (f"iqa: error: cannot serve the review on 127.0.0.1:{port}: Address already in use; "
+                                "choose another --port, or leave it out for a free one")
+    assert "check:" not in r.stdout
+
+
 # --------------------------------------------------------------------------- --accept PATTERN
 
 

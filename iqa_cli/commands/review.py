@@ -148,9 +148,10 @@ def run_review(ctx: click.Context, kw: dict[str, Any]) -> int:
 
     interactive = not kw["accept_patterns"]
     if interactive:  # before the check: a missing extra or a refused host costs no scoring
-        from ..review.server import check_bind
+        from ..review.server import check_bind, check_port
 
         check_bind(kw["host"], kw["allow_remote"])
+        check_port(kw["host"], kw["port"])
     patterns = compile_patterns(kw["accept_patterns"], spell("accept")) if not interactive else []
     report = gating = None
     if kw["report_path"]:

@@ -87,6 +87,26 @@ def check_bind(host: str, allow_remote: bool) -> str | None:
             "accept changes to the baseline")
 
 
+def check_port(host: str, port: int) -> None:
+    """Refuse a given ``port`` that another program listens on, before any
+    scoring (werkzeug would print its own text and exit the process later)."""
+    if not port:
+        return
+    name = host.strip("[]")
+    try:
+        infos = socket.getaddrinfo(name, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as e:
+        raise UsageError(f"cannot serve the review on {host}: {e.strerror or e}") from None
+    family, _, _, _, address = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds: TIME_WAIT is no conflict
+        try:
+            probe.bind(address)
+        except OSError as e:
+            raise UsageError(f"cannot serve the review on {host}:{port}: {e.strerror or e}; choose another "
+                             f"{spell('port')}, or leave it out for a free one") from None
+
+
 def _split_host(value: str) -> tuple[str, int | None] | None:
     """``host[:port]`` of a Host header (IPv6 in brackets); None when malformed."""
     value = value.strip()
@@ -368,6 +388,8 @@ class ReviewServer:
             self._server = make_server(host, port, self.app, threaded=True, request_handler=_QuietHandler)
         except (OSError, socket.gaierror) as e:
             raise IqaError(f"cannot serve the review on {host}:{port}: {e.strerror or e}") from None
+        except SystemExit:  # werkzeug exits on a port taken since check_port; it printed why
+            raise IqaError(f"cannot serve the review on {host}:{port}: the address is in use") from None
         self._server.daemon_threads = True
         self.host, self.port = host, int(self._server.server_port)
         self.app.bind(host, self.port)
