@@ -493,3 +493,19 @@ def _get(proc, path: str):
     body = res.read()
     conn.close()
     return res.status, body, res
+
+
+def test_new_and_missing_pairs_name_the_pages_action_not_update(tmp_path):
+    """The page said "no baseline yet (add it with --update)" and "(--update --prune removes the
+    baseline)": review has neither option; accepting is what adds or removes the baseline."""
+    b, o = rs.make(tmp_path)
+    proc = rs.ReviewProcess(str(b), str(o), cwd=tmp_path, env={"CI": ""})
+    try:
+        status, doc = proc.request("GET", "/api/pairs")
+        assert status == 200
+        reasons = {p["path"]: p["reason"] for p in doc["pairs"] if p["status"] in ("NEW", "MISSING")}
+        assert reasons == {"new1.png": "no baseline yet (add it with accept)",
+                           "fresh/new2.png": "no baseline yet (add it with accept)",
+                           "gone.png": "no output for this baseline (accept removes the baseline)"}
+    finally:
+        proc.kill()

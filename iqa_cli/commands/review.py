@@ -133,6 +133,14 @@ def _changed_lines(changed: list[dict[str, Any]], root: str, records: dict[str, 
     return out
 
 
+def review_spelling(name: str) -> str:
+    """The review's words for what ``iqa check --update [--prune]`` does: accepting a
+    NEW pair adds its baseline, accepting a MISSING one removes it."""
+    from .options import cli_spelling
+
+    return {"update": "accept", "prune": ""}.get(name) if name in ("update", "prune") else cli_spelling(name)
+
+
 def run_review(ctx: click.Context, kw: dict[str, Any]) -> int:
     from ..errors import UsageError
     from ..gate.rows import verdict_line
@@ -141,7 +149,7 @@ def run_review(ctx: click.Context, kw: dict[str, Any]) -> int:
     from ..review.records import Recorder
     from ..review.session import FileSession
     from ..review.undo import default_log_path
-    from ..spelling import spell
+    from ..spelling import spell, spelled_by
     from ..status import CheckStatus, ExitCode
     from .check_run import NothingToCompare, check_exit, check_work
     from .guard import err, warn
@@ -162,7 +170,9 @@ def run_review(ctx: click.Context, kw: dict[str, Any]) -> int:
 
     recorder = Recorder()
     try:
-        work = check_work(ctx, kw, gating=gating, before_scoring=lambda w: recorder.stamp(w.pairs), keep=recorder)
+        with spelled_by(review_spelling):  # the rows' reasons name the page's action, not --update
+            work = check_work(ctx, kw, gating=gating, before_scoring=lambda w: recorder.stamp(w.pairs),
+                              keep=recorder)
     except NothingToCompare as e:
         err(str(e))
         return ExitCode.NOTHING

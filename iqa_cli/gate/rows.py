@@ -138,7 +138,8 @@ class Rules:
                           if row.regression else f"no baseline yet (add it with {spell('update')})")
         elif r.status == PairStatus.MISSING_DISTORTED:
             row.status, row.regression = MISSING, True
-            row.reason = f"no output for this baseline ({spell('update')} {spell('prune')} removes the baseline)"
+            removal = " ".join(w for w in (spell("update"), spell("prune")) if w)  # a front end may need one word
+            row.reason = f"no output for this baseline ({removal} removes the baseline)"
         elif r.status == PairStatus.SIZE_MISMATCH:
             row.status, row.regression, row.reason = FAIL, True, r.error or "size mismatch"
         elif r.identical:  # identical files always pass, whatever could be computed for them
