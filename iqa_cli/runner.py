@@ -10,7 +10,6 @@ batch goes on.
 
 from __future__ import annotations
 
-import filecmp
 import os
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -22,10 +21,10 @@ import torch
 from .errors import IqaError, PairError, SizeMismatchError, UsageError
 from .io import LoadedImage, PreparedPair, load_image, prepare_pair
 from .pairing import Pair
-from .priority import DECODE_NICE, decode_nice, lower_priority  # noqa: F401  (DECODE_NICE re-exported)
+from .priority import decode_nice, lower_priority
 from .results import PairResult, Settings
 from .spelling import in_context, spell
-from .scoring import Scored, score_stack
+from .scoring import Scored, failure_reason, score_stack
 from . import video_pairs
 from .status import PairStatus
 
@@ -65,13 +64,6 @@ class Loaded:
     error: IqaError | None = None
     images: tuple[LoadedImage, LoadedImage] | None = None  # the decoded files, kept for reports
     video: Any = None  # a pair of frame sequences, opened (video_pairs.VideoJob): scored there
-
-
-def _same_bytes(a: str, b: str) -> bool:
-    try:
-        return filecmp.cmp(a, b, shallow=False)
-    except OSError:
-        return False
 
 
 MaskSpec = tuple[tuple[tuple[int, int, int, int], ...], "str | None"]  # regions, mask image or folder
@@ -132,7 +124,7 @@ def load_pair(pair: Pair, settings: Settings, *, keep_images: bool = False,
         return Loaded(pair, images=(img, None) if pair.reference is not None else (None, img))
     if video_pairs.is_sequence_pair(pair):  # videos, frame folders, animations: frame by frame
         return Loaded(pair, video=video_pairs.open_pair(pair, settings, *(masks or settings_mask(settings))(pair)))
-    identical = _same_bytes(str(pair.reference), str(pair.distorted))
+    identical = pair.identical_files()
     try:
         kw = dict(bit_depth=settings.bit_depth, data_range=settings.data_range,
                   exif_transpose=settings.exif_transpose)
@@ -251,9 +243,7 @@ def score_loaded(loaded: Loaded, settings: Settings, device: torch.device, *, ke
             raise
     except (ValueError, RuntimeError, MemoryError) as e:
         row.status = PairStatus.ERROR
-        lines = str(e).strip().splitlines()
-        reason = lines[0] if lines else ("out of memory" if isinstance(e, MemoryError) else type(e).__name__)
-        row.error = f"{loaded.pair.distorted}: cannot score: {reason}"
+        row.error = f"{loaded.pair.distorted}: cannot score: {failure_reason(e)}"
         return row
     return _close_row(row, loaded, settings, scored, required)
 

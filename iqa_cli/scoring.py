@@ -73,9 +73,13 @@ def _stacked(arrays: list[np.ndarray], device: torch.device) -> torch.Tensor:
     return torch.from_numpy(np.stack(arrays)).to(device)
 
 
-def _reason(e: Exception) -> str:
+def failure_reason(e: BaseException) -> str:
+    """The first line of why scoring failed: the exception's message, else its
+    type ("out of memory" for a bare MemoryError)."""
     text = str(e).strip()
-    return text.splitlines()[0] if text else type(e).__name__
+    if text:
+        return text.splitlines()[0]
+    return "out of memory" if isinstance(e, MemoryError) else type(e).__name__
 
 
 def _cropped(x: torch.Tensor, n: int) -> torch.Tensor:
@@ -175,7 +179,7 @@ def score_stack(
             try:
                 values = {name: other.value(name)}
             except ValueError as e:
-                reason, values = _reason(e), None
+                reason, values = failure_reason(e), None
             if other.note and values is not None:
                 for s in out:
                     if other.note not in s.notes:
@@ -186,7 +190,7 @@ def score_stack(
             try:
                 values = _scorer(name)(job)
             except ValueError as e:  # a metric's own check: undefined for these images
-                reason, values = _reason(e), None
+                reason, values = failure_reason(e), None
         for i, s in enumerate(out):
             if values is None:
                 s.failed[name] = reason

@@ -23,7 +23,6 @@ to the image path:
 
 from __future__ import annotations
 
-import filecmp
 import os
 from dataclasses import dataclass, field
 from typing import Any, Iterable
@@ -38,6 +37,7 @@ from .io.image import DEFAULT_MAX_PIXELS
 from .metrics.registry import HIGHER, LOWER, METRICS
 from .pairing import Pair
 from .results import FRAME_MISMATCH, PairResult, Settings
+from .scoring import failure_reason
 from .spelling import spell
 from .status import PairStatus
 from .video_scoring import FrameScore, VideoScores, score_video
@@ -63,15 +63,6 @@ class VideoJob:
     error: IqaError | None = None
     mismatch: bool = False
     identical: bool = False
-
-
-def _same_bytes(a: str, b: str) -> bool:
-    if os.path.isdir(a) or os.path.isdir(b):
-        return False
-    try:
-        return filecmp.cmp(a, b, shallow=False)
-    except OSError:
-        return False
 
 
 def _stream_notes(job: VideoJob) -> list[str]:
@@ -112,7 +103,7 @@ def open_pair(pair: Pair, settings: Settings, regions: tuple = (), mask: str | N
     bad pair: the job carries the error."""
     job = VideoJob(pair)
     ref_path, dist_path = str(pair.reference), str(pair.distorted)
-    job.identical = _same_bytes(ref_path, dist_path)
+    job.identical = pair.identical_files()
     if regions or mask:
         job.error = UsageError(f"{spell('ignore')} regions and {spell('mask')} images do not apply to video yet",
                                dist_path)
@@ -217,9 +208,7 @@ def score_pair(job: VideoJob, settings: Settings, device: torch.device, *, keep_
         job.error = e
         return _error_row(job)
     except (ValueError, RuntimeError, MemoryError) as e:
-        lines = str(e).strip().splitlines()
-        reason = lines[0] if lines else ("out of memory" if isinstance(e, MemoryError) else type(e).__name__)
-        job.error = IqaError(f"cannot score: {reason}", str(job.pair.distorted))
+        job.error = IqaError(f"cannot score: {failure_reason(e)}", str(job.pair.distorted))
         return _error_row(job)
     info = job.ref.info
     row.width, row.height = info.width, info.height

@@ -22,7 +22,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import oracles as O
 from conftest import smooth_image, write_png
 
-from iqa_cli.io.masks import combine, load_mask, parse_region, regions_to_mask
+from iqa_cli.io.masks import combine, load_mask, regions_to_mask
+from iqa_cli.setting_values import parse_region
 from iqa_cli.metrics import masked as M
 from iqa_cli.metrics.local import diff_mask, ssim_below, ssim_min
 

@@ -26,7 +26,6 @@ from ..errors import UsageError
 from ..formatting import clean, json_number, metric_value, short
 from ..metrics.registry import HIGHER, LOWER, METRICS, resolve_metric_names
 from ..spelling import spell
-from .profile import CONTEXT_METRICS, DEFAULT_GATES  # noqa: F401  (re-exported)
 
 
 _GATE_RE = re.compile(r"^\s*([A-Za-z][A-Za-z0-9_\-]*)\s*(<=|>=|<|>)\s*([^\s<>=]+(?:\s*(?:%|dB|db|px))?)\s*$")

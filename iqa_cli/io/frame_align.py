@@ -47,6 +47,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from ..errors import PairError, SizeMismatchError
+from ..metrics.registry import psnr_cap
 from ..spelling import spell
 from .stream import Frame, StreamInfo
 
@@ -274,10 +275,6 @@ def _by_hold(rt, dt, di, mode, offset, timed, ref, dist, notes) -> AlignPlan:
 
 # ---------------------------------------------------------------------------- PSNR on luma
 
-def _cap_db(bits: int) -> float:
-    return 6.0 * bits + 12.0
-
-
 def luma_psnr(a: np.ndarray, b: np.ndarray, data_range: float, cap_db: float) -> float:
     """PSNR (dB) of two luma planes, at most ``cap_db`` (identical planes: the cap)."""
     wide = np.int64 if a.dtype.kind in "ui" and b.dtype.kind in "ui" else np.float64
@@ -349,7 +346,7 @@ def check_sync(ref_source, dist_source, plan: AlignPlan, *, frames: int = SYNC_F
     ref_y = {f.index: f.luma() for f in _frames_upto(ref_source, max(want_r)) if f.index in want_r}
     dist_y = {f.index: f.luma() for f in _frames_upto(dist_source, max(want_d)) if f.index in want_d}
     L = float(ref_source.info.data_range)
-    cap = _cap_db(ref_source.info.bit_depth or 8)
+    cap = psnr_cap(ref_source.info.bit_depth or 8)
     scores = {s: [luma_psnr(ref_y[p.ref], dist_y[p.dist + s], L, cap) for p in chosen] for s in (-1, 0, 1)}
     mean_db = {s: float(np.mean(v)) for s, v in scores.items()}
     wins = {s: sum(a > b for a, b in zip(scores[s], scores[0])) for s in (-1, 1)}
@@ -428,7 +425,7 @@ def find_offset(ref_source, dist_source, *, search: int = 5, seconds: float = 2.
     if last < first:
         raise AlignmentError(f"too few frames to search for an offset ({ri.frame_count} and {di.frame_count})")
     L = float(ri.data_range)
-    cap = _cap_db(ri.bit_depth or 8)
+    cap = psnr_cap(ri.bit_depth or 8)
     sums = {k: 0.0 for k in range(-s, s + 1)}
     held: deque[tuple[int, np.ndarray]] = deque()
     dist_iter = iter(_frames_upto(dist_source, last + s))

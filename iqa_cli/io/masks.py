@@ -24,9 +24,6 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from ..setting_values import Region, parse_region  # noqa: F401  (parse_region: re-exported)
-
-
 
 def _fmt(region: Sequence[int]) -> str:
     return ",".join(str(v) for v in region)

@@ -50,6 +50,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from .registry import psnr_cap  # noqa: F401  (the metric fact lives in the registry; pooled here)
+
 POOLS = ("mean", "min", "harmonic", "p1")
 HIGHER, LOWER = "higher", "lower"
 
@@ -158,13 +160,6 @@ def pool_all(values: Sequence[float | None], direction: str) -> Pooled:
 
 
 # ---------------------------------------------------------------------------- PSNR
-
-def psnr_cap(bit_depth: int) -> float:
-    """libvmaf's PSNR cap: ``6·bits + 12`` dB (60 dB at 8 bits, 72 at 10, 108 at 16)."""
-    if int(bit_depth) != bit_depth or bit_depth < 1:
-        raise ValueError(f"bit depth must be a positive integer, got {bit_depth!r}")
-    return 6.0 * int(bit_depth) + 12.0
-
 
 def psnr_db(mse: float, data_range: float) -> float:
     """``10·log10(L² / MSE)``; +inf for MSE 0."""

@@ -235,3 +235,11 @@ def plane_of(column: str) -> tuple[str, str | None]:
     if plane in PLANES and base in COLUMNS:
         return base, plane
     return column, None
+
+
+def psnr_cap(bit_depth: int) -> float:
+    """libvmaf's PSNR cap: ``6·bits + 12`` dB (60 dB at 8 bits, 72 at 10, 108 at 16);
+    a video's identical frames count at it in ``psnr_mean_db``."""
+    if int(bit_depth) != bit_depth or bit_depth < 1:
+        raise ValueError(f"bit depth must be a positive integer, got {bit_depth!r}")
+    return 6.0 * int(bit_depth) + 12.0

@@ -31,6 +31,7 @@ written on macOS (NFD names) pairs with the same tree written on Linux.
 
 from __future__ import annotations
 
+import filecmp
 import os
 import unicodedata
 from dataclasses import dataclass
@@ -84,6 +85,17 @@ class Pair:
         if self.distorted is None:
             return "missing_distorted"
         return None
+
+    def identical_files(self) -> bool:
+        """Both files exist and hold the same bytes (a folder of frames never
+        counts; an unreadable file is not identical)."""
+        a, b = self.reference, self.distorted
+        if a is None or b is None or os.path.isdir(a) or os.path.isdir(b):
+            return False
+        try:
+            return filecmp.cmp(a, b, shallow=False)
+        except OSError:
+            return False
 
 
 # --------------------------------------------------------------------------
