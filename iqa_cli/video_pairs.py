@@ -23,7 +23,6 @@ to the image path:
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -112,7 +111,7 @@ def open_pair(pair: Pair, settings: Settings, regions: tuple = (), mask: str | N
                 max_pixels=settings.max_pixels if settings.max_pixels is not None else DEFAULT_MAX_PIXELS)
     try:
         job.ref = open_stream(ref_path, **opts)
-        job.dist = job.ref if job.identical and not os.path.isdir(ref_path) else open_stream(dist_path, **opts)
+        job.dist = job.ref if job.identical else open_stream(dist_path, **opts)
         job.plan = plan_pairs(job.ref.info, job.dist.info, frames=settings.frames, offset=settings.offset)
         if not job.identical:
             if settings.find_offset:

@@ -96,8 +96,9 @@ def test_first_pair_is_a_failure_with_its_gates(review):
     assert page.locator(".where-box").count() == 2  # drawn on both side-by-side panes
 
 
-def test_slider_moves_the_clip(review):
-    _, _, page = review
+def _drag_slider(page, dx: int):
+    """Switch to the slider view and drag its handle ``dx`` px left: the output layer's
+    clip before and after, and where the drag started."""
     page.keyboard.press("2")
     page.wait_for_selector("#viewer[data-view='slider']")
     out = page.locator(".layer.output")
@@ -106,9 +107,15 @@ def test_slider_moves_the_clip(review):
     x, y = handle["x"] + handle["width"] / 2, handle["y"] + handle["height"] / 2
     page.mouse.move(x, y)
     page.mouse.down()
-    page.mouse.move(x - 120, y, steps=6)
+    page.mouse.move(x - dx, y, steps=6)
     page.mouse.up()
-    moved = int(out.get_attribute("data-clip-x"))
+    return start, int(out.get_attribute("data-clip-x")), (x, y)
+
+
+def test_slider_moves_the_clip(review):
+    _, _, page = review
+    start, moved, _ = _drag_slider(page, 120)
+    out = page.locator(".layer.output")
     assert moved < start  # more of the output shows
     assert f"inset(0px 0px 0px {moved}" in out.evaluate("e => getComputedStyle(e).clipPath")
     page.locator("#slider-range").evaluate("e => { e.value = 900; e.dispatchEvent(new Event('input')); }")
@@ -224,17 +231,8 @@ def test_the_iqa_review_command_end_to_end(tmp_path, browser):
         _pick(page, "f1.png")  # the photo with a repainted patch
 
         # the slider moves: drag its handle
-        page.keyboard.press("2")
-        page.wait_for_selector("#viewer[data-view='slider']")
-        out = page.locator(".layer.output")
-        start = int(out.get_attribute("data-clip-x"))
-        handle = page.locator(".divider .handle").bounding_box()
-        x, y = handle["x"] + handle["width"] / 2, handle["y"] + handle["height"] / 2
-        page.mouse.move(x, y)
-        page.mouse.down()
-        page.mouse.move(x - 150, y, steps=6)
-        page.mouse.up()
-        assert int(out.get_attribute("data-clip-x")) < start
+        start, moved, (x, y) = _drag_slider(page, 150)
+        assert moved < start
         page.mouse.move(x - 150, y + 40)
         shot(page, "review-slider.png")
         page.keyboard.press("3")
