@@ -77,6 +77,15 @@ def smooth_image(h: int, w: int, c: int = 3, *, seed: int = 0, maxval: int = 255
     return arr[..., 0] if c == 1 else arr
 
 
+def render(n: int, seed: int = 0) -> np.ndarray:
+    """A smooth synthetic 'render' (gradients + soft shapes), uint8 RGB."""
+    y, x = np.mgrid[0:n, 0:n].astype(np.float64) / n
+    r = 120 + 80 * np.sin(6 * x + seed) * np.cos(4 * y)
+    g = 100 + 90 * y + 30 * np.cos(9 * x * y)
+    b = 140 + 70 * np.sin(5 * (x + y))
+    return np.clip(np.stack([r, g, b], -1), 0, 255).round().astype(np.uint8)
+
+
 def distort(arr: np.ndarray, *, seed: int = 1, amount: float = 10.0, maxval: int = 255) -> np.ndarray:
     """Add clipped deterministic noise (same dtype)."""
     rng = np.random.default_rng(seed)

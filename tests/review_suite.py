@@ -25,20 +25,13 @@ from iqa_cli.commands import main
 from iqa_cli.report.images import display_image, png_bytes
 from iqa_cli.review.session import FileSession, PairRecord
 
+from conftest import render
+
 FAILS = ["f1.png", "f2.png", "sub/f3.png", "sub/f4.png"]
 NEWS = ["new1.png", "fresh/new2.png"]  # fresh/ does not exist in the baseline
 MISSING = ["gone.png"]
 ERRORS = ["broken.png"]
 PASSES = ["p1.png", "p2.png", "sub/p3.png", "sub/p4.png"]
-
-
-def render(n: int, seed: int = 0) -> np.ndarray:
-    """A smooth synthetic 'render' (gradients + soft shapes), uint8 RGB."""
-    y, x = np.mgrid[0:n, 0:n].astype(np.float64) / n
-    r = 120 + 80 * np.sin(6 * x + seed) * np.cos(4 * y)
-    g = 100 + 90 * y + 30 * np.cos(9 * x * y)
-    b = 140 + 70 * np.sin(5 * (x + y))
-    return np.clip(np.stack([r, g, b], -1), 0, 255).round().astype(np.uint8)
 
 
 def photo() -> np.ndarray:

@@ -20,14 +20,7 @@ from iqa_cli.commands import main
 from iqa_cli.errors import UsageError
 from iqa_cli.gate.gates import parse_gate
 
-
-def render(n: int, seed: int = 0) -> np.ndarray:
-    """A smooth synthetic 'render' (gradients + soft shapes), uint8 RGB."""
-    y, x = np.mgrid[0:n, 0:n].astype(np.float64) / n
-    r = 120 + 80 * np.sin(6 * x + seed) * np.cos(4 * y)
-    g = 100 + 90 * y + 30 * np.cos(9 * x * y)
-    b = 140 + 70 * np.sin(5 * (x + y))
-    return np.clip(np.stack([r, g, b], -1), 0, 255).round().astype(np.uint8)
+from conftest import render
 
 
 def write(path: Path, arr: np.ndarray) -> Path:
