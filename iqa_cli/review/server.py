@@ -361,9 +361,10 @@ class ReviewApp:
         body = self._body(request)
         if isinstance(body, Response):
             return body
-        response = _json(self.session.summary())
-        response.call_on_close(self.finished.set)  # once the answer is sent: the command may exit right after
-        return response
+        # set now, not when the answer is closed: a client that resets the connection makes werkzeug
+        # raise before close (the review then never ended); the shutdown poll (0.5 s) leaves time to send it
+        self.finished.set()
+        return _json(self.session.summary())
 
 
 class _QuietHandler(WSGIRequestHandler):
