@@ -361,10 +361,14 @@ class ReviewApp:
         body = self._body(request)
         if isinstance(body, Response):
             return body
-        # set now, not when the answer is closed: a client that resets the connection makes werkzeug
-        # raise before close (the review then never ended); the shutdown poll (0.5 s) leaves time to send it
-        self.finished.set()
-        return _json(self.session.summary())
+        response = _json(self.session.summary())
+        response.call_on_close(self.finished.set)  # once the answer is sent: the command may exit right after
+        # a client that resets the connection makes werkzeug raise before close: the handler ends it then
+        request.environ[_ON_DROP] = self.finished.set
+        return response
+
+
+_ON_DROP = "iqa.review.on_drop"  # environ key: called if the connection drops before the answer is closed
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -372,6 +376,12 @@ class _QuietHandler(WSGIRequestHandler):
 
     def log_request(self, *args: Any, **kwargs: Any) -> None:
         pass
+
+    def connection_dropped(self, error: BaseException, environ: dict | None = None) -> None:
+        """The client went away mid-answer: what was to happen once it was sent happens now."""
+        on_drop = (environ or {}).get(_ON_DROP)
+        if on_drop is not None:
+            on_drop()
 
 
 class ReviewServer:
